@@ -1,0 +1,220 @@
+"""AutoencoderTransformer: a deterministic autoencoder as a scikit-learn transformer."""
+
+import numpy as np
+
+from ._base import BaseAutoencoder
+from ._losses import ReconstructionLoss, squared_error
+from ._modules import AutoencoderModule
+
+
+class AutoencoderTransformer(BaseAutoencoder):
+    """Autoencoder for non-linear dimensionality reduction.
+
+    An encoder MLP maps each row to a point ``z`` in an ``n_components``-wide
+    latent space; a mirrored decoder maps it back. Both are trained to minimise
+    the mean squared reconstruction error. With ``hidden_layer_sizes=()`` and
+    ``activation="identity"`` it is a linear autoencoder, whose optimum spans
+    the same subspace as :class:`~sklearn.decomposition.PCA`.
+
+    The network is a PyTorch module trained through a skorch ``NeuralNet``
+    (fitted attribute ``net_``), on the CPU or a GPU.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the latent code; at most ``n_features``.
+
+    hidden_layer_sizes : array-like of shape (n_layers,), default=(128, 64)
+        Widths of the encoder's hidden layers; the decoder uses them in
+        reverse. ``()`` gives affine encoder and decoder maps.
+
+    activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
+            default="relu"
+        Activation between hidden layers (none after the code or the output).
+
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation, during training only.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    batch_size : int or "auto", default="auto"
+        Rows per training step. ``"auto"`` uses ``min(256, n_samples)`` on a
+        CPU and ``min(4096, n_samples)`` on a GPU.
+
+    learning_rate_init : float, default=1e-3
+        Step size of the Adam optimiser.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weights (Adam's ``weight_decay``).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their loss
+        stops improving; the parameters of the best epoch are restored. Without
+        it, training stops when the training loss stops improving.
+
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss.
+
+    device : str or torch.device, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks, as ``Callback`` instances or ``(name,
+        callback)`` pairs; they receive the usual skorch notifications.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split, through local generators: global numpy and torch RNG states are
+        left untouched. Pass an int for reproducible results on a CPU.
+
+    verbose : int, default=0
+        ``1`` prints a line per epoch (training loss, validation loss, time).
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`torch.nn.Module`.
+
+    n_components_ : int
+        Width of the latent code.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    loss_curve_ : list of float
+        Mean training loss (mean squared error) per epoch.
+
+    validation_loss_curve_ : list of float or None
+        Mean validation loss per epoch when ``early_stopping=True``.
+
+    best_loss_ : float or None
+        Lowest training loss, when ``early_stopping=False``.
+
+    best_validation_loss_ : float or None
+        Lowest validation loss, when ``early_stopping=True``.
+
+    latent_mean_ : ndarray of shape (n_components,)
+        Mean of the training codes, used by :meth:`sample`.
+
+    latent_covariance_ : ndarray of shape (n_components, n_components)
+        Covariance of the training codes, used by :meth:`sample`.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when X has string column
+        names.
+
+    See Also
+    --------
+    VAETransformer : Variational autoencoder, a generative model with a
+        smooth latent space.
+    sklearn.decomposition.PCA : The linear baseline.
+
+    Notes
+    -----
+    The autoencoder maps a row to a point and has no probabilistic model of
+    its latent space, which can be irregular, with holes between clusters.
+    :meth:`sample` therefore uses a two-stage approximation: a Gaussian fitted
+    to the training codes, decoded. Use :class:`VAETransformer` for a
+    generative model.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skaevae import AutoencoderTransformer
+    >>> X = StandardScaler().fit_transform(load_digits().data)
+    >>> ae = AutoencoderTransformer(n_components=8, max_iter=20, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (1797, 8)
+    >>> ae.inverse_transform(Z).shape
+    (1797, 64)
+    >>> ae.score_samples(X[:3]).shape
+    (3,)
+    """
+
+    _module_cls = AutoencoderModule
+    _criterion_cls = ReconstructionLoss
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        max_iter=200,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        alpha=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _encode(self, x):
+        return self._module.encode(x)
+
+    def _score_batch(self, x):
+        module = self._module
+        return -squared_error(x, module.decode(module.encode(x)))
+
+    def _after_fit(self, X):
+        Z = self._map_batches(self._encode, X, self.n_components_, np.float64)
+        self.latent_mean_ = Z.mean(axis=0)
+        self.latent_covariance_ = np.atleast_2d(np.cov(Z, rowvar=False))
+
+    def _sample_codes(self, n_samples, rng):
+        return rng.multivariate_normal(
+            self.latent_mean_, self.latent_covariance_, size=n_samples, method="eigh"
+        )
+
+    def score_samples(self, X):
+        """Negative mean squared reconstruction error of each row.
+
+        Higher means better reconstructed, i.e. more normal (scikit-learn's
+        sign convention for :term:`score_samples`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-mean_j (x_j - x̂_j)²`` per row.
+        """
+        return super().score_samples(X)
+

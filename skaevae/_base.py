@@ -1,0 +1,374 @@
+"""Behaviour shared by the autoencoder estimators: validation, training, inference."""
+
+import warnings
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._modules import ACTIVATIONS
+from ._training import build_net, fit_net, resolve_device
+
+# Rows per inference batch: large enough to amortise per-call overhead, small
+# enough that one batch's activations stay a few MiB (bounded memory).
+INFERENCE_BATCH_SIZE = 8192
+
+
+def local_random_state(random_state):
+    """A ``RandomState`` for ``random_state`` that never draws from numpy's global RNG.
+
+    ``None`` gives a generator seeded from fresh OS entropy, rather than
+    sklearn's usual global singleton, so that sampling leaves ``np.random``'s
+    state untouched.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
+
+
+def tensor_batches(X, batch_size, device):
+    """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
+
+    A writable float32 C-contiguous ``X`` is sliced without copying; anything
+    else is converted one batch at a time, so at most one batch-sized copy
+    exists beyond the input.
+    """
+    zero_copy = X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
+    for start in range(0, X.shape[0], batch_size):
+        stop = min(start + batch_size, X.shape[0])
+        if zero_copy:
+            x = torch.from_numpy(X[start:stop])
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(X[start:stop], dtype=np.float32))
+        yield start, stop, x.to(device, non_blocking=True)
+
+
+class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for the autoencoder estimators. Holds behaviour only.
+
+    Subclasses name their torch core in ``_module_cls`` and their per-sample
+    loss in ``_criterion_cls``, and define how a row is scored and sampled.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    _module_cls = None
+    _criterion_cls = None
+
+    @abstractmethod
+    def __init__(self):
+        """Subclasses write out their full signature."""
+
+    # ------------------------------------------------------------------ fit
+
+    def _criterion_params(self):
+        return {}
+
+    def _model_callbacks(self):
+        """Callbacks the model itself needs, as ``(name, callback)`` pairs."""
+        return []
+
+    def _warmup_epochs(self):
+        return 0
+
+    def _after_fit(self, X):
+        """Hook for fitted state that depends on the trained network."""
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must contain positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _batch_size(self, n_samples, device):
+        if self.batch_size == "auto":
+            # Large batches pay on a GPU, where a step costs about the same for
+            # 256 or 4096 rows; on a CPU, 256 trades speed for more updates.
+            default = 4096 if torch.device(device).type == "cuda" else 256
+            return min(default, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _validate_fit_data(self, X):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} must be between 1 and "
+                f"n_features={n_features}: a code as wide as the input can learn the identity."
+            )
+        if self.early_stopping and n_samples < 3:
+            raise ValueError(
+                f"early_stopping=True needs at least 3 samples to hold out a validation "
+                f"set; got n_samples={n_samples}."
+            )
+        return X
+
+    def _fit(self, X, sample_weight=None):
+        X = self._validate_fit_data(X)
+        rng = local_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        device = resolve_device(self.device)
+        n_samples, n_features = X.shape
+
+        net = build_net(
+            module=self._module_cls,
+            module_params={
+                "n_features": n_features,
+                "n_components": self.n_components,
+                "hidden_layer_sizes": self._hidden_layer_sizes(),
+                "activation": self.activation,
+                "dropout": self.dropout,
+            },
+            criterion=self._criterion_cls,
+            criterion_params=self._criterion_params(),
+            max_iter=self.max_iter,
+            batch_size=self._batch_size(n_samples, device),
+            learning_rate_init=self.learning_rate_init,
+            alpha=self.alpha,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            warmup_epochs=self._warmup_epochs(),
+            extra_callbacks=[*self._model_callbacks(), *(self.callbacks or [])],
+            device=device,
+            seed=seed,
+            verbose=self.verbose,
+        )
+        # One float32 copy of X, moved to the device once for the whole fit.
+        x = torch.from_numpy(np.array(X, dtype=np.float32, order="C")).to(device)
+        weight = None
+        if sample_weight is not None:
+            weight = torch.as_tensor(np.asarray(sample_weight, dtype=np.float32), device=device)
+        fit_net(net, x, weight, seed)
+        del x
+
+        self.net_ = net
+        self.n_components_ = self.n_components
+        history = net.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        if self.early_stopping:
+            self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
+            self.best_loss_ = None
+            self.best_validation_loss_ = min(self.validation_loss_curve_)
+        else:
+            self.validation_loss_curve_ = None
+            self.best_loss_ = min(self.loss_curve_)
+            self.best_validation_loss_ = None
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        self._after_fit(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. Standardise features first (e.g. with
+            :class:`~sklearn.preprocessing.StandardScaler`): the defaults are
+            chosen for features of unit scale.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X)
+
+    # ------------------------------------------------------------ inference
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    @property
+    def _module(self):
+        return self.net_.module_
+
+    def _device(self):
+        # The net's device, which skorch maps to the CPU when a model fitted
+        # on a GPU is unpickled on a machine without one.
+        return self.net_.device
+
+    def _check_input(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _map_batches(self, fn, X, n_out, dtype, batch_size=INFERENCE_BATCH_SIZE):
+        """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
+
+        Output is written into one preallocated array, so memory stays at the
+        input, the output and one batch.
+        """
+        module = self._module
+        was_training = module.training
+        module.eval()
+        out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), dtype=dtype)
+        try:
+            with torch.inference_mode():
+                for start, stop, x in tensor_batches(X, batch_size, self._device()):
+                    out[start:stop] = fn(x).cpu().numpy()
+        finally:
+            module.train(was_training)
+        return out
+
+    @abstractmethod
+    def _encode(self, x):
+        """The deterministic code of each row of tensor ``x``."""
+
+    @abstractmethod
+    def _score_batch(self, x):
+        """Per-row score (higher = more normal) of tensor ``x``, ``(n,)``."""
+
+    def transform(self, X):
+        """Encode X into the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes, in X's floating dtype.
+        """
+        X = self._check_input(X)
+        return self._map_batches(self._encode, X, self.n_components_, X.dtype)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back to input space (the decoder's mean).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            The decoded rows.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
+                f"is expecting {self.n_components_} features (n_components) as input."
+            )
+        return self._map_batches(self._module.decode, Z, self.n_features_in_, Z.dtype)
+
+    def score_samples(self, X):
+        """Per-row score under the model; higher means more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            One score per row, the same for a row whatever rows come with it.
+        """
+        X = self._check_input(X)
+        return self._map_batches(
+            self._score_batch, X, None, np.float64, batch_size=self._score_batch_size
+        )
+
+    _score_batch_size = INFERENCE_BATCH_SIZE
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            The mean per-row score; higher is better, so
+            :class:`~sklearn.model_selection.GridSearchCV` needs no scorer.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @abstractmethod
+    def _sample_codes(self, n_samples, rng):
+        """Latent codes to decode in :meth:`sample`, ``(n_samples, n_components)``."""
+
+    def _sample_noise(self, x_loc, rng):
+        """Output noise added to decoded samples; none by default."""
+        return x_loc
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate rows in input space.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws. ``None`` seeds from fresh OS entropy; numpy's
+            and torch's global RNG states are never used.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Generated rows (float32).
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        rng = local_random_state(random_state)
+        z = self._sample_codes(n_samples, rng).astype(np.float32)
+        x_loc = self._map_batches(self._module.decode, z, self.n_features_in_, np.float32)
+        return self._sample_noise(x_loc, rng)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
