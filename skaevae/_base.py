@@ -11,7 +11,12 @@ from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._modules import ACTIVATIONS
 from ._training import build_net, fit_net, resolve_device
@@ -166,7 +171,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         x = torch.from_numpy(np.array(X, dtype=np.float32, order="C")).to(device)
         weight = None
         if sample_weight is not None:
-            weight = torch.as_tensor(np.asarray(sample_weight, dtype=np.float32), device=device)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum.")
+            weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         fit_net(net, x, weight, seed)
         del x
 
@@ -193,7 +203,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model to X.
 
         Parameters
@@ -206,12 +216,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         y : Ignored
             Not used, present for API consistency by convention.
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the training loss (a weighted
+            mean over each batch). ``None`` weighs rows equally.
+
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X)
+        return self._fit(X, sample_weight)
 
     # ------------------------------------------------------------ inference
 

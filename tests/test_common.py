@@ -11,8 +11,20 @@ ESTIMATORS = [
     VAETransformer(**FAST, kl_warmup=1),
 ]
 
-# Checks expected to fail, with the reason; aim: none.
-EXPECTED_FAILED_CHECKS = {}
+# Checks expected to fail, with the reason a reviewer can weigh.
+# The autoencoder passes the weight check because the check's data fit in one
+# batch; with several batches, repetition would change the batches and the
+# number of steps per epoch, as for MLPRegressor.
+EXPECTED_FAILED_CHECKS = {
+    "VAETransformer": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "Each copy of a repeated row gets its own reparameterised draw "
+            "z = mu + sigma * eps during training, while a weighted row gets one draw "
+            "scaled by its weight: the two are different stochastic objectives, so the "
+            "fits differ although both estimate the same expected loss."
+        )
+    }
+}
 
 
 @parametrize_with_checks(
