@@ -1,5 +1,6 @@
 """Behaviour shared by the autoencoder estimators: validation, training, inference."""
 
+import copy
 import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
@@ -191,7 +192,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             warmup_epochs=self._warmup_epochs(),
-            extra_callbacks=[*self._model_callbacks(), *(self.callbacks or [])],
+            # Copies: skorch initialises callbacks in place, and fit must not
+            # change the estimator's parameters.
+            extra_callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
             device=device,
             seed=seed,
             verbose=self.verbose,
