@@ -539,8 +539,3 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             return pd.DataFrame(attributions, columns=self.feature_names_in_, index=index)
         return attributions
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

@@ -174,3 +174,22 @@ def test_separates_anomalies_on_adbench_wbc():
     # Reconstruction error alone, from PCA, is the baseline it must not lose to.
     pca = OutlierDetector(PCA(n_components=2), method="reconstruction").fit(X)
     assert roc_auc_score(y, -detector.score_samples(X)) >= roc_auc_score(y, -pca.score_samples(X))
+
+
+def test_latent_term_catches_rows_extreme_along_the_manifold():
+    # Rows on a line in 4-d, plus one far out *on* the line: it reconstructs
+    # perfectly, so only the latent term can tell it apart.
+    rng = np.random.RandomState(0)
+    direction = np.array([1.0, 2.0, -1.0, 0.5])
+    X = rng.normal(size=(300, 1)) * direction + 0.05 * rng.normal(size=(300, 4))
+    X[0] = 8.0 * direction
+    scores = {
+        method: OutlierDetector(PCA(n_components=1), method=method, support_fraction=None)
+        .fit(X)
+        .score_samples(X)
+        for method in ("reconstruction", "latent", "combined")
+    }
+    rank = {method: int(np.sum(s < s[0])) for method, s in scores.items()}
+    assert rank["reconstruction"] > 100
+    assert rank["latent"] == 0
+    assert rank["combined"] == 0
