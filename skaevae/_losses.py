@@ -53,8 +53,8 @@ class ELBOLoss(nn.Module):
 
     ``-ELBO(x) = -E_q[log p(x | z)] + beta · KL(q(z | x) || p(z))``, with the
     expectation estimated by the one reparameterised draw made in the forward
-    pass. ``kl_weight`` multiplies ``beta`` during the KL warm-up; the loss
-    reported for monitoring always uses the full ``beta``.
+    pass. In training mode ``kl_weight`` (set by the KL warm-up) multiplies
+    ``beta``; in evaluation mode the full ``beta`` is used.
     """
 
     def __init__(self, beta=1.0):
@@ -70,4 +70,7 @@ class ELBOLoss(nn.Module):
 
     def forward(self, output, x):
         nll, kl = self.terms(output, x)
-        return nll + self.beta * kl
+        # In training mode the warm-up weight scales the KL term; evaluation
+        # (validation, monitoring) always uses the full objective.
+        weight = self.kl_weight if self.training else 1.0
+        return nll + weight * self.beta * kl

@@ -39,3 +39,22 @@ def test_squared_error_is_per_row_mean():
     out = squared_error(x, x_hat)
     assert out.shape == (3,)
     torch.testing.assert_close(out, ((x - x_hat) ** 2).mean(dim=1))
+
+
+def test_elbo_loss_applies_the_warmup_weight_in_training_only():
+    from skaevae._losses import ELBOLoss
+
+    x = _rand(4, 3, seed=7)
+    output = {
+        "x_loc": _rand(4, 3, seed=8),
+        "x_log_scale": torch.zeros(3),
+        "z_loc": _rand(4, 2, seed=9),
+        "z_log_scale": 0.1 * _rand(4, 2, seed=10),
+    }
+    loss = ELBOLoss(beta=2.0)
+    nll, kl = loss.terms(output, x)
+    loss.kl_weight = 0.25
+    loss.train()
+    torch.testing.assert_close(loss(output, x), nll + 0.25 * 2.0 * kl)
+    loss.eval()
+    torch.testing.assert_close(loss(output, x), nll + 2.0 * kl)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 
 from skaevae import VAETransformer
@@ -100,3 +101,7 @@ def test_kl_warmup_schedule_is_recorded():
     weights = list(vae.net_.history[:, "kl_weight"])
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
     assert vae.net_.criterion_.kl_weight == 1.0
+    # The warm-up changes training: the first epochs optimise a smaller KL term.
+    no_warmup = clone(vae).set_params(kl_warmup=0).fit(X)
+    assert vae.loss_curve_[0] < no_warmup.loss_curve_[0]
+    assert vae.loss_curve_ != no_warmup.loss_curve_
