@@ -10,17 +10,22 @@ from skaevae import VAETransformer
 
 def test_latent_codes_are_close_to_the_prior(default_vae, digits_split):
     # Claim 3: the KL term pulls the codes of the training data towards N(0, I).
+    # A VAE's code of a row is a draw z ~ q(z | x); over the training data
+    # these draws (the aggregate posterior) have mean ~0 and std ~1 per dimension.
     X_train = digits_split[0]
-    Z = default_vae.transform(X_train)  # posterior means
-    assert np.abs(Z.mean(axis=0)).max() < 0.2
-    assert np.all((Z.std(axis=0) > 0.6) & (Z.std(axis=0) < 1.25))
-
-    # The aggregate posterior (mixture of q(z | x) over the data) has variance
-    # Var(mu) + E[sigma^2], which the KL term drives towards 1 per dimension.
     with torch.no_grad():
         loc, log_scale = default_vae.net_.module_.encode(torch.tensor(X_train, dtype=torch.float32))
-    aggregate_var = (loc.var(dim=0) + torch.exp(2 * log_scale).mean(dim=0)).numpy()
-    np.testing.assert_allclose(aggregate_var, 1.0, atol=0.35)
+        eps = torch.randn(loc.shape, generator=torch.Generator().manual_seed(0))
+        z = (loc + log_scale.exp() * eps).numpy()
+    assert np.abs(z.mean(axis=0)).max() < 0.2
+    assert np.all((z.std(axis=0) > 0.8) & (z.std(axis=0) < 1.25))
+
+    # The posterior means (transform) are centred too, and never spread wider
+    # than the prior; a dimension the decoder barely uses has mu ~ 0, sigma ~ 1.
+    Z = default_vae.transform(X_train)
+    np.testing.assert_allclose(Z, loc.numpy(), rtol=1e-5, atol=1e-5)
+    assert np.abs(Z.mean(axis=0)).max() < 0.2
+    assert Z.std(axis=0).max() < 1.25
 
 
 def test_held_out_log_likelihood_beats_pca(default_vae, digits_split):
