@@ -196,9 +196,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.latent_covariance_ = np.atleast_2d(np.cov(Z, rowvar=False))
 
     def _sample_codes(self, n_samples, rng):
-        return rng.multivariate_normal(
-            self.latent_mean_, self.latent_covariance_, size=n_samples, method="eigh"
-        )
+        return rng.multivariate_normal(self.latent_mean_, self.latent_covariance_, size=n_samples)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each row.

@@ -38,6 +38,28 @@ def local_random_state(random_state):
     return check_random_state(random_state)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X):
+    """Raise sklearn's error for finite values that overflow float32, the compute dtype."""
+    if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+        raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
+    return X
+
+
+def check_finite_output(out, method, allow_inf=False):
+    """Raise instead of returning NaN (or inf) produced by the network."""
+    bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
+    if bad.any():
+        raise ValueError(
+            f"{method} produced non-finite values for {int(bad.reshape(len(bad), -1).any(axis=1).sum())} rows: "
+            "their input values are too large for the fitted network. Standardise X "
+            "the same way as the training data."
+        )
+    return out
+
+
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
 
@@ -122,6 +144,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _validate_fit_data(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        check_float32_range(X)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             raise ValueError(
@@ -244,7 +267,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _check_input(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return check_float32_range(X)
 
     def _map_batches(self, fn, X, n_out, dtype, batch_size=INFERENCE_BATCH_SIZE):
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
@@ -286,7 +310,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The codes, in X's floating dtype.
         """
         X = self._check_input(X)
-        return self._map_batches(self._encode, X, self.n_components_, X.dtype)
+        Z = self._map_batches(self._encode, X, self.n_components_, X.dtype)
+        return check_finite_output(Z, "transform")
 
     def inverse_transform(self, X):
         """Decode latent codes back to input space (the decoder's mean).
@@ -302,13 +327,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The decoded rows.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32])
+        Z = check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
         if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
                 f"is expecting {self.n_components_} features (n_components) as input."
             )
-        return self._map_batches(self._module.decode, Z, self.n_features_in_, Z.dtype)
+        X_original = self._map_batches(self._module.decode, Z, self.n_features_in_, Z.dtype)
+        return check_finite_output(X_original, "inverse_transform")
 
     def score_samples(self, X):
         """Per-row score under the model; higher means more normal.
@@ -324,9 +350,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             One score per row, the same for a row whatever rows come with it.
         """
         X = self._check_input(X)
-        return self._map_batches(
+        scores = self._map_batches(
             self._score_batch, X, None, np.float64, batch_size=self._score_batch_size
         )
+        # -inf is a meaningful (worst) score; NaN is not.
+        return check_finite_output(scores, "score_samples", allow_inf=True)
 
     _score_batch_size = INFERENCE_BATCH_SIZE
 

@@ -1,0 +1,49 @@
+"""Shared fixtures: real data (sklearn's bundled digits) and fitted models."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from skaevae import AutoencoderTransformer, VAETransformer
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """Standardised digits, 75% train / 25% held out, scaled on the training part."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+@pytest.fixture(scope="session")
+def default_ae(digits_split):
+    """The default autoencoder at n_components=8, fitted on the digits training split."""
+    return AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(
+        digits_split[0]
+    )
+
+
+@pytest.fixture(scope="session")
+def default_vae(digits_split):
+    """The default VAE at n_components=8, fitted on the digits training split."""
+    return VAETransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
+
+
+@pytest.fixture
+def small_X():
+    """A small standardised real dataset for fast behaviour tests (digits rows)."""
+    X = load_digits().data[:200]
+    return StandardScaler().fit_transform(X).astype(np.float64)
+
+
+# Fast settings for behaviour tests: tiny network, few epochs.
+FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
+
+
+@pytest.fixture(params=[AutoencoderTransformer, VAETransformer], ids=["ae", "vae"])
+def fast_estimator(request):
+    """A fast-settings instance of each estimator class."""
+    return request.param(n_components=2, **FAST)

@@ -1,0 +1,321 @@
+"""Behaviour shared by both estimators: the sklearn API users rely on."""
+
+import io
+import pickle
+import re
+from contextlib import redirect_stdout
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
+
+from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae._base import INFERENCE_BATCH_SIZE
+
+from .conftest import FAST
+
+
+def outputs(est, X):
+    """Everything a fitted estimator computes from X, for equality checks."""
+    Z = est.transform(X)
+    return {
+        "transform": Z,
+        "inverse_transform": est.inverse_transform(Z),
+        "score_samples": est.score_samples(X),
+        "sample": est.sample(5, random_state=0),
+    }
+
+
+def assert_same_outputs(a, b):
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+# ----------------------------------------------------------- shapes and names
+
+
+def test_shapes_dtypes_and_feature_names(fast_estimator, small_X):
+    est = fast_estimator
+    Z = est.fit_transform(small_X)
+    assert Z.shape == (200, 2) and Z.dtype == np.float64
+    assert est.transform(small_X.astype(np.float32)).dtype == np.float32
+    assert est.inverse_transform(Z).shape == small_X.shape
+    assert est.score_samples(small_X).shape == (200,)
+    assert isinstance(est.score(small_X), float)
+    assert est.sample(7, random_state=0).shape == (7, 64)
+    prefix = type(est).__name__.lower()
+    assert list(est.get_feature_names_out()) == [f"{prefix}0", f"{prefix}1"]
+    assert est.n_features_in_ == 64 and est.n_iter_ == len(est.loss_curve_) >= 1
+
+
+def test_pandas_in_and_out(fast_estimator, small_X):
+    columns = [f"pixel_{i}" for i in range(small_X.shape[1])]
+    df = pd.DataFrame(small_X, columns=columns)
+    est = fast_estimator.set_output(transform="pandas")
+    out = est.fit_transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(est.get_feature_names_out())
+    assert list(est.feature_names_in_) == columns
+    np.testing.assert_array_equal(est.transform(df).to_numpy(), out.to_numpy())
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        est.transform(small_X)
+
+
+def test_transform_is_batched_without_changing_results(small_X):
+    # More rows than one inference batch: results equal row-by-row slices.
+    est = AutoencoderTransformer(n_components=2, **FAST).fit(small_X)
+    X = np.tile(small_X, (INFERENCE_BATCH_SIZE // len(small_X) + 2, 1))
+    Z = est.transform(X)
+    np.testing.assert_allclose(Z[: len(small_X)], est.transform(small_X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[-len(small_X) :], est.transform(small_X), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ reproducibility
+
+
+def test_random_state_makes_fits_identical(fast_estimator, small_X):
+    a = clone(fast_estimator).fit(small_X)
+    b = clone(fast_estimator).fit(small_X)
+    assert_same_outputs(outputs(a, small_X), outputs(b, small_X))
+    c = clone(fast_estimator).set_params(random_state=1).fit(small_X)
+    assert not np.array_equal(a.transform(small_X), c.transform(small_X))
+
+
+@pytest.mark.parametrize("random_state", [0, None])
+def test_global_rng_state_is_untouched(fast_estimator, small_X, random_state):
+    est = fast_estimator.set_params(random_state=random_state)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    numpy_state = np.random.get_state()[1].copy()
+    torch_state = torch.get_rng_state().clone()
+    est.fit(small_X)
+    est.transform(small_X)
+    est.score_samples(small_X)
+    est.sample(3, random_state=random_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+def test_pickle_round_trip_gives_identical_outputs(fast_estimator, small_X):
+    est = fast_estimator.fit(small_X)
+    restored = pickle.loads(pickle.dumps(est))
+    assert_same_outputs(outputs(est, small_X), outputs(restored, small_X))
+
+
+def test_model_fitted_for_cuda_unpickles_on_cpu_only_machine(fast_estimator, small_X):
+    # Simulates a GPU fit: the pickled net says device="cuda". On a machine
+    # without CUDA, skorch maps it to the CPU and inference follows the net.
+    est = fast_estimator.fit(small_X)
+    expected = outputs(est, small_X)
+    est.set_params(device="cuda")
+    est.net_.device = "cuda"
+    payload = pickle.dumps(est)
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: the device would not be remapped")
+    with pytest.warns(Warning, match="CUDA"):
+        restored = pickle.loads(payload)
+    assert str(restored.net_.device) == "cpu"
+    assert_same_outputs(expected, outputs(restored, small_X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_then_cpu_inference(small_X):
+    for cls in (AutoencoderTransformer, VAETransformer):
+        est = cls(n_components=2, hidden_layer_sizes=(16,), max_iter=3, device="cuda",
+                  random_state=0).fit(small_X)
+        restored = pickle.loads(pickle.dumps(est))
+        assert np.isfinite(restored.transform(small_X)).all()
+
+
+# ----------------------------------------------------------- sklearn tooling
+
+
+def test_pipeline_column_transformer_and_clone(small_X):
+    df = pd.DataFrame(small_X[:, :10], columns=[f"f{i}" for i in range(10)])
+    df["other"] = np.arange(len(df), dtype=float)
+    ct = ColumnTransformer(
+        [("vae", VAETransformer(n_components=3, **FAST), [f"f{i}" for i in range(10)])],
+        remainder="passthrough",
+    ).set_output(transform="pandas")
+    out = ct.fit_transform(df)
+    assert list(out.columns) == [
+        "vae__vaetransformer0", "vae__vaetransformer1", "vae__vaetransformer2", "remainder__other"
+    ]
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(n_components=2, **FAST))
+    cloned = clone(pipe)
+    assert cloned.get_params()["autoencodertransformer__n_components"] == 2
+    assert not hasattr(cloned[-1], "net_")
+    assert pipe.fit_transform(small_X).shape == (200, 2)
+
+
+def test_grid_search_over_pipeline_in_parallel():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    pipe = Pipeline([
+        ("scale", StandardScaler()),
+        ("vae", VAETransformer(hidden_layer_sizes=(32,), max_iter=30, random_state=0, device="cpu")),
+        ("clf", LogisticRegression(max_iter=200)),
+    ])
+    search = GridSearchCV(
+        pipe, {"vae__n_components": [2, 8], "vae__beta": [0.5, 1.0]}, cv=2, n_jobs=2
+    ).fit(X, y)
+    assert set(search.best_params_) == {"vae__n_components", "vae__beta"}
+    assert search.best_score_ > 0.5  # ten classes: chance is 0.1
+
+
+def test_grid_search_without_scorer_uses_log_likelihood(small_X):
+    search = GridSearchCV(
+        VAETransformer(**FAST), {"n_components": [1, 4]}, cv=2
+    ).fit(small_X)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_user_callbacks_fire(small_X):
+    class Counter(Callback):
+        def initialize(self):
+            self.epochs, self.batches = 0, 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+        def on_batch_end(self, net, **kwargs):
+            self.batches += 1
+
+    counter = Counter()
+    est = AutoencoderTransformer(**{**FAST, "batch_size": 50}, callbacks=[counter]).fit(small_X)
+    fitted_counter = dict(est.net_.callbacks_)["Counter"]
+    assert fitted_counter.epochs == est.n_iter_ == 3
+    assert fitted_counter.batches == 3 * 4
+
+
+# ------------------------------------------------------- training behaviour
+
+
+def test_no_validation_split_unless_early_stopping(small_X):
+    est = AutoencoderTransformer(**FAST).fit(small_X)
+    assert est.net_.train_split is None
+    assert est.validation_loss_curve_ is None and est.best_loss_ == min(est.loss_curve_)
+    assert "valid_loss" not in est.net_.history[-1]
+
+
+def test_early_stopping_holds_out_and_stops(small_X):
+    est = VAETransformer(
+        n_components=2, hidden_layer_sizes=(16,), early_stopping=True, n_iter_no_change=2,
+        tol=1e6, kl_warmup=0, max_iter=50, random_state=0, device="cpu",
+    ).fit(small_X)
+    # tol is so large that no epoch counts as an improvement after the first.
+    assert est.n_iter_ == 3
+    assert len(est.validation_loss_curve_) == est.n_iter_
+    assert est.best_validation_loss_ == min(est.validation_loss_curve_)
+
+
+def test_convergence_warning_when_max_iter_is_reached(small_X):
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(3\)"):
+        AutoencoderTransformer(**FAST).fit(small_X)
+
+
+def test_sample_weight(small_X):
+    est = AutoencoderTransformer(**FAST)
+    np.testing.assert_array_equal(
+        clone(est).fit(small_X).transform(small_X),
+        clone(est).fit(small_X, sample_weight=np.ones(len(small_X))).transform(small_X),
+    )
+    with pytest.raises(ValueError, match="Negative values in data passed to `?sample_weight"):
+        clone(est).fit(small_X, sample_weight=-np.ones(len(small_X)))
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_verbose_prints_per_epoch_progress(small_X, verbose):
+    est = VAETransformer(
+        n_components=2, hidden_layer_sizes=(16,), max_iter=3, early_stopping=True,
+        random_state=0, device="cpu", verbose=verbose,
+    )
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        est.fit(small_X)
+    text = buffer.getvalue()
+    if verbose:
+        for column in ("epoch", "train_loss", "valid_loss", "dur"):
+            assert column in text
+        assert len(re.findall(r"^\s+[123]\s", text, flags=re.MULTILINE)) == 3
+    else:
+        assert text == ""
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0], [0.0, 1.0]]), ValueError, "Input X contains NaN"),
+        (np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]), ValueError, "Input X contains infinity"),
+        (np.array([[1e39, 1.0], [2.0, 3.0], [0.0, 1.0]]), ValueError, "too large for dtype"),
+        (np.array([["a", "b"], ["c", "d"], ["e", "f"]], dtype=object), ValueError, "string"),
+        (np.array([[1 + 1j, 2], [3, 4], [0, 1]]), ValueError, "Complex data not supported"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (np.array([[1.0, 2.0]]), ValueError, "1 sample"),
+        (sp.csr_matrix(np.eye(3)), TypeError, "dense data is required"),
+    ],
+    ids=["nan", "inf", "float32-overflow", "strings", "complex", "empty", "one-row", "sparse"],
+)
+def test_bad_training_input(fast_estimator, X, error, match):
+    fast_estimator.set_params(n_components=1)
+    with pytest.raises(error, match=match):
+        fast_estimator.fit(X)
+
+
+def test_bad_input_after_fit(fast_estimator, small_X):
+    est = fast_estimator.fit(small_X)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 64 features"):
+        est.transform(small_X[:, :3])
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.score_samples(np.full((2, 64), np.nan))
+    with pytest.raises(ValueError, match="expecting 2 features \\(n_components\\)"):
+        est.inverse_transform(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        est.sample(0)
+
+
+def test_n_components_larger_than_features(fast_estimator):
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="n_components=5 must be between 1 and n_features=3"):
+        fast_estimator.set_params(n_components=5).fit(X)
+
+
+def test_invalid_parameters_are_reported_at_fit(fast_estimator, small_X):
+    with pytest.raises(ValueError, match="'activation' parameter"):
+        fast_estimator.set_params(activation="swish").fit(small_X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must contain positive integers"):
+        fast_estimator.set_params(activation="relu", hidden_layer_sizes=(8, 0)).fit(small_X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
+def test_cuda_request_without_cuda(fast_estimator, small_X):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fast_estimator.set_params(device="cuda").fit(small_X)
+
+
+def test_diverging_run_is_an_error_not_nan_output(fast_estimator, small_X):
+    fast_estimator.set_params(learning_rate_init=1e8, max_iter=20)
+    with pytest.raises(ValueError, match="non-finite .* training diverged"):
+        fast_estimator.fit(small_X)
+
+
+def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, small_X):
+    # Codes at the edge of float32's range overflow in the decoder.
+    est = fast_estimator.set_params(hidden_layer_sizes=(), activation="identity").fit(small_X)
+    with pytest.raises(ValueError, match="inverse_transform produced non-finite values"):
+        est.inverse_transform(np.full((2, 2), 3e38))

@@ -1,0 +1,67 @@
+"""Torch core: shapes, the linear autoencoder, the reparameterisation and the IWAE estimate."""
+
+import math
+
+import torch
+
+from skaevae._losses import gaussian_log_prob
+from skaevae._modules import AutoencoderModule, VAEModule
+
+
+def test_linear_autoencoder_is_two_affine_maps():
+    module = AutoencoderModule(10, 3, hidden_layer_sizes=(), activation="identity")
+    linear = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(10, 3), (3, 10)]
+
+
+def test_decoder_mirrors_encoder():
+    module = AutoencoderModule(20, 4, hidden_layer_sizes=(16, 8))
+    widths = [m.out_features for m in module.decoder if isinstance(m, torch.nn.Linear)]
+    assert widths == [8, 16, 20]
+
+
+def test_vae_reparameterisation_is_differentiable_and_stochastic_in_training():
+    torch.manual_seed(0)
+    module = VAEModule(6, 2, hidden_layer_sizes=(8,))
+    x = torch.randn(32, 6)
+    module.train()
+    out1, out2 = module(x), module(x)
+    assert not torch.equal(out1["z"], out2["z"])  # a fresh draw each time
+    out1["z"].sum().backward()
+    assert module.z_log_scale.weight.grad is not None  # gradient flows through sigma
+    module.eval()
+    torch.testing.assert_close(module(x)["z"], module.encode(x)[0])  # eval: z = mu
+
+
+def test_iwae_with_one_draw_is_the_elbo_of_that_draw():
+    torch.manual_seed(0)
+    module = VAEModule(5, 2, hidden_layer_sizes=(8,)).eval()
+    x = torch.randn(7, 5)
+    eps = torch.randn(1, 2)
+    with torch.no_grad():
+        loc, log_scale = module.encode(x)
+        z = loc + log_scale.exp() * eps
+        log_px_z = gaussian_log_prob(x, module.decode(z), module.output_log_scale())
+        # With one draw, the estimate is the log importance weight of that draw.
+        log_pz = -0.5 * (z**2).sum(1) - math.log(2 * math.pi)
+        log_qz = gaussian_log_prob(z, loc, log_scale)
+        expected = log_px_z + log_pz - log_qz
+        torch.testing.assert_close(module.importance_log_likelihood(x, eps), expected)
+
+
+def test_iwae_tightens_with_more_draws_on_average():
+    torch.manual_seed(0)
+    module = VAEModule(5, 2, hidden_layer_sizes=(8,)).eval()
+    x = torch.randn(200, 5)
+    with torch.no_grad():
+        few = module.importance_log_likelihood(x, torch.randn(1, 2)).mean()
+        many = module.importance_log_likelihood(x, torch.randn(256, 2)).mean()
+    # E[log mean of K weights] grows with K towards log p(x) (Burda et al., 2016).
+    assert many > few
+
+
+def test_output_scale_has_a_floor():
+    module = VAEModule(3, 1)
+    with torch.no_grad():
+        module.x_log_scale.fill_(-50.0)
+    assert module.output_log_scale().min().item() > -7.0

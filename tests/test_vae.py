@@ -1,0 +1,97 @@
+"""VAETransformer on real data (digits, held-out split): latent space, likelihood, samples."""
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from skaevae import VAETransformer
+
+
+def test_latent_codes_are_close_to_the_prior(default_vae, digits_split):
+    # Claim 3: the KL term pulls the codes of the training data towards N(0, I).
+    X_train = digits_split[0]
+    Z = default_vae.transform(X_train)  # posterior means
+    assert np.abs(Z.mean(axis=0)).max() < 0.2
+    assert np.all((Z.std(axis=0) > 0.6) & (Z.std(axis=0) < 1.25))
+
+    # The aggregate posterior (mixture of q(z | x) over the data) has variance
+    # Var(mu) + E[sigma^2], which the KL term drives towards 1 per dimension.
+    with torch.no_grad():
+        loc, log_scale = default_vae.net_.module_.encode(torch.tensor(X_train, dtype=torch.float32))
+    aggregate_var = (loc.var(dim=0) + torch.exp(2 * log_scale).mean(dim=0)).numpy()
+    np.testing.assert_allclose(aggregate_var, 1.0, atol=0.35)
+
+
+def test_held_out_log_likelihood_beats_pca(default_vae, digits_split):
+    # Claim 4: score is the mean log-likelihood per row, as PCA.score.
+    X_train, X_test, *_ = digits_split
+    pca_score = PCA(n_components=8).fit(X_train).score(X_test)
+    assert default_vae.score(X_test) > pca_score
+
+
+def test_score_samples_is_deterministic_and_row_wise(default_vae, digits_split):
+    X_test = digits_split[1]
+    scores = default_vae.score_samples(X_test)
+    np.testing.assert_array_equal(scores, default_vae.score_samples(X_test))
+    # The same row gets the same score whatever rows come with it.
+    np.testing.assert_allclose(default_vae.score_samples(X_test[5:6]), scores[5:6], rtol=1e-5)
+    np.testing.assert_allclose(default_vae.score_samples(X_test[::-1]), scores[::-1], rtol=1e-5)
+    assert scores.dtype == np.float64 and np.isfinite(scores).all()
+
+
+def test_log_likelihood_ranks_held_out_rows_above_noise(default_vae, digits_split):
+    # A density model must give real digits more likelihood than shuffled pixels
+    # with the same per-feature marginals.
+    X_test = digits_split[1]
+    rng = np.random.RandomState(0)
+    shuffled = np.column_stack([rng.permutation(col) for col in X_test.T])
+    assert np.median(default_vae.score_samples(X_test)) > np.median(
+        default_vae.score_samples(shuffled)
+    )
+
+
+def test_samples_follow_the_data_better_than_the_autoencoder(default_vae, default_ae, digits_split):
+    # Claim 5 (VAE): samples from the prior have the data's shape, are finite and
+    # reproducible, and match the data's mean and covariance, more closely than
+    # the autoencoder's two-stage samples.
+    X_train = digits_split[0]
+    samples = default_vae.sample(2000, random_state=0)
+    assert samples.shape == (2000, X_train.shape[1])
+    assert np.isfinite(samples).all()
+    np.testing.assert_array_equal(samples, default_vae.sample(2000, random_state=0))
+
+    cov = np.cov(X_train, rowvar=False)
+    rel_error = np.linalg.norm(np.cov(samples, rowvar=False) - cov) / np.linalg.norm(cov)
+    ae_samples = default_ae.sample(2000, random_state=0)
+    ae_rel_error = np.linalg.norm(np.cov(ae_samples, rowvar=False) - cov) / np.linalg.norm(cov)
+    assert rel_error < 0.5
+    assert rel_error < ae_rel_error
+    assert np.abs(samples.mean(axis=0) - X_train.mean(axis=0)).max() < 0.5
+
+
+def test_beta_trades_reconstruction_for_a_tighter_prior_fit(digits_split):
+    # A larger beta weighs the KL term more: lower KL to the prior, worse
+    # reconstruction (the beta-VAE trade-off).
+    X_train = digits_split[0][:600]
+    kls, errors = [], []
+    for beta in (0.5, 4.0):
+        vae = VAETransformer(
+            n_components=4, beta=beta, max_iter=60, random_state=0, device="cpu"
+        ).fit(X_train)
+        with torch.no_grad():
+            kl = vae.net_.module_.kl(torch.tensor(X_train, dtype=torch.float32)).mean().item()
+        kls.append(kl)
+        errors.append(np.mean((vae.inverse_transform(vae.transform(X_train)) - X_train) ** 2))
+    assert kls[1] < kls[0]
+    assert errors[1] > errors[0]
+
+
+def test_kl_warmup_schedule_is_recorded():
+    X = np.random.RandomState(0).normal(size=(64, 5))
+    vae = VAETransformer(
+        n_components=2, kl_warmup=4, max_iter=6, hidden_layer_sizes=(8,), random_state=0,
+        device="cpu", n_iter_no_change=100,
+    ).fit(X)
+    weights = list(vae.net_.history[:, "kl_weight"])
+    np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+    assert vae.net_.criterion_.kl_weight == 1.0
