@@ -78,7 +78,8 @@ class LatentSpaceDisplay:
     >>> from skaevae.plotting import LatentSpaceDisplay
     >>> X, y = load_digits(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> vae = VAETransformer(n_components=2, max_iter=5, random_state=0).fit(X)
+    >>> vae = VAETransformer(n_components=2, hidden_layer_sizes=(32,), max_iter=5, random_state=0)
+    >>> vae = vae.fit(X)
     >>> display = LatentSpaceDisplay.from_estimator(vae, X, y)
     >>> display.scatter_.get_offsets().shape
     (1797, 2)

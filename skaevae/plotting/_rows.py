@@ -42,8 +42,9 @@ class _RowGridDisplay:
         Parameters
         ----------
         ax : matplotlib Axes or array-like of Axes, default=None
-            ``None`` makes a new figure; a single ``Axes`` is split into the
-            grid; an array of axes (one per cell) is drawn into as given.
+            ``None`` makes a new figure; a single ``Axes`` is replaced by a
+            subfigure holding the grid (so several grids share one figure);
+            an array of axes (one per cell) is drawn into as given.
 
         cmap : str or matplotlib Colormap, default="gray_r"
             Colour map of the images (unused for bars).
@@ -58,9 +59,11 @@ class _RowGridDisplay:
         n_rows, n_cols, n_features = rows.shape
         self._check_image_shape(n_features)
         as_image = self.image_shape is not None
-        self.figure_, self.axes_, self.bounding_ax_ = axes_grid(
+        container, self.axes_ = axes_grid(
             plt, ax, n_rows, n_cols, cell_size=(1.1, 1.1) if as_image else (2.0, 1.8)
         )
+        self.figure_ = self.axes_[0, 0].get_figure(root=True)
+        self.subfigure_ = container if container is not self.figure_ else None
 
         # One colour scale (images) or y range (bars) for the whole grid.
         low, high = np.nanmin(rows), np.nanmax(rows)
@@ -100,11 +103,9 @@ class _RowGridDisplay:
         if col_titles is not None:
             for j, title in enumerate(col_titles):
                 self.axes_[0, j].set_title(title, fontsize="small")
-        if self.estimator_name is not None:
-            if self.bounding_ax_ is not None:
-                self.bounding_ax_.set_title(self.estimator_name)
-            else:
-                self.figure_.suptitle(self.estimator_name)
+        # Given an array of axes, the figure's title is left to the caller.
+        if self.estimator_name is not None and (ax is None or self.subfigure_ is not None):
+            container.suptitle(self.estimator_name)
         if as_image:
             self.images_ = artists
         else:
@@ -150,8 +151,9 @@ class ReconstructionDisplay(_RowGridDisplay):
     bars_ : ndarray of matplotlib BarContainer, shape (2, n_samples)
         The bars, when ``image_shape`` is None.
 
-    bounding_ax_ : matplotlib Axes or None
-        The ``Axes`` split into the grid, when one was passed as ``ax``.
+    subfigure_ : matplotlib SubFigure or None
+        The subfigure holding the grid, when one ``Axes`` was passed as
+        ``ax`` (it takes that ``Axes``' place).
 
     figure_ : matplotlib Figure
         Figure containing the plot.
@@ -288,8 +290,9 @@ class SampleDisplay(_RowGridDisplay):
     bars_ : ndarray of matplotlib BarContainer, shape (n_rows, n_cols)
         The bars, when ``image_shape`` is None.
 
-    bounding_ax_ : matplotlib Axes or None
-        The ``Axes`` split into the grid, when one was passed as ``ax``.
+    subfigure_ : matplotlib SubFigure or None
+        The subfigure holding the grid, when one ``Axes`` was passed as
+        ``ax`` (it takes that ``Axes``' place).
 
     figure_ : matplotlib Figure
         Figure containing the plot.
@@ -303,7 +306,8 @@ class SampleDisplay(_RowGridDisplay):
     >>> from skaevae import VAETransformer
     >>> from skaevae.plotting import SampleDisplay
     >>> X = StandardScaler().fit_transform(load_digits().data)
-    >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0).fit(X)
+    >>> vae = VAETransformer(n_components=4, hidden_layer_sizes=(32,), max_iter=5, random_state=0)
+    >>> vae = vae.fit(X)
     >>> display = SampleDisplay.from_estimator(
     ...     vae, n_samples=10, n_cols=5, image_shape=(8, 8), random_state=0
     ... )
@@ -433,8 +437,9 @@ class InterpolationDisplay(_RowGridDisplay):
     bars_ : ndarray of matplotlib BarContainer, shape (n_pairs, n_steps)
         The bars, when ``image_shape`` is None.
 
-    bounding_ax_ : matplotlib Axes or None
-        The ``Axes`` split into the grid, when one was passed as ``ax``.
+    subfigure_ : matplotlib SubFigure or None
+        The subfigure holding the grid, when one ``Axes`` was passed as
+        ``ax`` (it takes that ``Axes``' place).
 
     figure_ : matplotlib Figure
         Figure containing the plot.
@@ -448,7 +453,8 @@ class InterpolationDisplay(_RowGridDisplay):
     >>> from skaevae import VAETransformer
     >>> from skaevae.plotting import InterpolationDisplay
     >>> X = StandardScaler().fit_transform(load_digits().data)
-    >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0).fit(X)
+    >>> vae = VAETransformer(n_components=4, hidden_layer_sizes=(32,), max_iter=5, random_state=0)
+    >>> vae = vae.fit(X)
     >>> display = InterpolationDisplay.from_estimator(
     ...     vae, X[:2], X[2:4], n_steps=7, image_shape=(8, 8)
     ... )

@@ -35,12 +35,10 @@ def axes_grid(plt, ax, n_rows, n_cols, *, cell_size=(1.2, 1.2)):
     """An ``(n_rows, n_cols)`` object array of axes to draw a grid of rows into.
 
     ``ax=None`` makes a new figure sized for the grid; a single ``Axes`` is
-    turned off and its area split into the grid (so several grids can share
-    one figure, as in :class:`sklearn.inspection.PartialDependenceDisplay`);
-    an array-like of ``n_rows * n_cols`` axes is used as given.
+    replaced by a subfigure holding the grid (so several grids can share one
+    figure); an array-like of ``n_rows * n_cols`` axes is used as given.
 
-    Returns ``(figure, axes, bounding_ax)``; ``bounding_ax`` is the split
-    ``Axes`` or ``None``.
+    Returns ``(figure, axes)``: the figure or subfigure holding the grid.
     """
     if ax is None:
         figure, axes = plt.subplots(
@@ -50,20 +48,18 @@ def axes_grid(plt, ax, n_rows, n_cols, *, cell_size=(1.2, 1.2)):
             squeeze=False,
             layout="constrained",
         )
-        return figure, axes, None
+        return figure, axes
     if isinstance(ax, plt.Axes):
-        from matplotlib.gridspec import GridSpecFromSubplotSpec
-
+        # The grid replaces ``ax`` with a subfigure in its place, whose title
+        # and axes the figure's layout engine arranges together.
         figure = ax.figure
-        ax.set_axis_off()
-        grid = GridSpecFromSubplotSpec(n_rows, n_cols, subplot_spec=ax.get_subplotspec())
-        axes = np.empty((n_rows, n_cols), dtype=object)
-        for i in range(n_rows):
-            for j in range(n_cols):
-                axes[i, j] = figure.add_subplot(grid[i, j])
-        return figure, axes, ax
+        spec = ax.get_subplotspec()
+        ax.remove()
+        subfigure = figure.add_subfigure(spec)
+        axes = subfigure.subplots(n_rows, n_cols, squeeze=False)
+        return subfigure, axes
     axes = np.asarray(ax, dtype=object)
     if axes.size != n_rows * n_cols:
         raise ValueError(f"Expected {n_rows * n_cols} axes ({n_rows} x {n_cols}), got {axes.size}.")
     axes = axes.reshape(n_rows, n_cols)
-    return axes[0, 0].figure, axes, None
+    return axes[0, 0].figure, axes
