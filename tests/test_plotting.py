@@ -166,14 +166,16 @@ def test_row_grids_split_a_given_axes_or_fill_given_axes(vae_pipe, digits):
     display = ReconstructionDisplay.from_estimator(
         vae_pipe, X, n_samples=3, image_shape=(8, 8), ax=left
     )
-    assert display.bounding_ax_ is left and not left.axison
+    # The grid takes the place of `left`, in a subfigure titled by the estimator.
+    assert left.figure is None and display.subfigure_ in fig.subfigs
     assert display.figure_ is fig and display.axes_.shape == (2, 3)
+    assert display.subfigure_.get_suptitle() == "VAETransformer"
 
     _, axes = plt.subplots(2, 3)
     display = ReconstructionDisplay.from_estimator(
         vae_pipe, X, n_samples=3, image_shape=(8, 8), ax=axes
     )
-    assert display.bounding_ax_ is None
+    assert display.subfigure_ is None
     assert display.axes_[1, 2] is axes[1, 2]
     with pytest.raises(ValueError, match="Expected 6 axes"):
         ReconstructionDisplay.from_estimator(vae_pipe, X, n_samples=3, ax=axes[0])
