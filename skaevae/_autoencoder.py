@@ -215,4 +215,3 @@ class AutoencoderTransformer(BaseAutoencoder):
             ``-mean_j (x_j - x̂_j)²`` per row.
         """
         return super().score_samples(X)
-

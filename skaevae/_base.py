@@ -1,13 +1,18 @@
 """Behaviour shared by the autoencoder estimators: validation, training, inference."""
 
+import copy
 import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.base import _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -52,8 +57,9 @@ def check_finite_output(out, method, allow_inf=False):
     """Raise instead of returning NaN (or inf) produced by the network."""
     bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
     if bad.any():
+        n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
         raise ValueError(
-            f"{method} produced non-finite values for {int(bad.reshape(len(bad), -1).any(axis=1).sum())} rows: "
+            f"{method} produced non-finite values for {n_rows} rows: "
             "their input values are too large for the fitted network. Standardise X "
             "the same way as the training data."
         )
@@ -130,7 +136,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
         if any(not isinstance(s, Integral) or s < 1 for s in sizes):
             raise ValueError(
-                f"hidden_layer_sizes must contain positive integers, got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must contain positive integers, "
+                f"got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
 
@@ -185,7 +192,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             warmup_epochs=self._warmup_epochs(),
-            extra_callbacks=[*self._model_callbacks(), *(self.callbacks or [])],
+            # Copies: skorch initialises callbacks in place, and fit must not
+            # change the estimator's parameters.
+            extra_callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
             device=device,
             seed=seed,
             verbose=self.verbose,
@@ -221,6 +230,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=4,
             )
         self._after_fit(X)
         return self

@@ -38,9 +38,7 @@ def kl_to_standard_normal(loc, log_scale):
 
     ``KL = ½ Σ_k (loc_k² + scale_k² - 1 - 2 log scale_k)``.
     """
-    return 0.5 * (loc.square() + torch.exp(2.0 * log_scale) - 1.0 - 2.0 * log_scale).sum(
-        dim=-1
-    )
+    return 0.5 * (loc.square() + torch.exp(2.0 * log_scale) - 1.0 - 2.0 * log_scale).sum(dim=-1)
 
 
 class ReconstructionLoss(nn.Module):

@@ -39,7 +39,7 @@ def make_mlp(sizes, activation, dropout=0.0):
     the last layer.
     """
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
@@ -56,8 +56,9 @@ class AutoencoderModule(nn.Module):
     optimum spans the principal subspace.
     """
 
-    def __init__(self, n_features, n_components, hidden_layer_sizes=(), activation="relu",
-                 dropout=0.0):
+    def __init__(
+        self, n_features, n_components, hidden_layer_sizes=(), activation="relu", dropout=0.0
+    ):
         super().__init__()
         widths = [n_features, *hidden_layer_sizes, n_components]
         self.encoder = make_mlp(widths, activation, dropout)
@@ -85,8 +86,9 @@ class VAEModule(nn.Module):
     per feature (homoscedastic noise, as in probabilistic PCA, but per feature).
     """
 
-    def __init__(self, n_features, n_components, hidden_layer_sizes=(), activation="relu",
-                 dropout=0.0):
+    def __init__(
+        self, n_features, n_components, hidden_layer_sizes=(), activation="relu", dropout=0.0
+    ):
         super().__init__()
         hidden = list(hidden_layer_sizes)
         if hidden:

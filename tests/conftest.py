@@ -21,9 +21,7 @@ def digits_split():
 @pytest.fixture(scope="session")
 def default_ae(digits_split):
     """The default autoencoder at n_components=8, fitted on the digits training split."""
-    return AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(
-        digits_split[0]
-    )
+    return AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
 
 
 @pytest.fixture(scope="session")

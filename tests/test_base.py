@@ -19,6 +19,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
+from skorch.exceptions import DeviceWarning
 
 from skaevae import AutoencoderTransformer, VAETransformer
 from skaevae._base import INFERENCE_BATCH_SIZE
@@ -123,8 +124,9 @@ def test_model_fitted_for_cuda_unpickles_on_cpu_only_machine(fast_estimator, sma
     payload = pickle.dumps(est)
     if torch.cuda.is_available():
         pytest.skip("CUDA is available: the device would not be remapped")
-    with pytest.warns(Warning, match="CUDA"):
+    with pytest.warns(DeviceWarning) as record:
         restored = pickle.loads(payload)
+    assert any("no CUDA devices are available" in str(w.message) for w in record)
     assert str(restored.net_.device) == "cpu"
     assert_same_outputs(expected, outputs(restored, small_X))
 
@@ -132,8 +134,9 @@ def test_model_fitted_for_cuda_unpickles_on_cpu_only_machine(fast_estimator, sma
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_fit_then_cpu_inference(small_X):
     for cls in (AutoencoderTransformer, VAETransformer):
-        est = cls(n_components=2, hidden_layer_sizes=(16,), max_iter=3, device="cuda",
-                  random_state=0).fit(small_X)
+        est = cls(
+            n_components=2, hidden_layer_sizes=(16,), max_iter=3, device="cuda", random_state=0
+        ).fit(small_X)
         restored = pickle.loads(pickle.dumps(est))
         assert np.isfinite(restored.transform(small_X)).all()
 
@@ -150,7 +153,10 @@ def test_pipeline_column_transformer_and_clone(small_X):
     ).set_output(transform="pandas")
     out = ct.fit_transform(df)
     assert list(out.columns) == [
-        "vae__vaetransformer0", "vae__vaetransformer1", "vae__vaetransformer2", "remainder__other"
+        "vae__vaetransformer0",
+        "vae__vaetransformer1",
+        "vae__vaetransformer2",
+        "remainder__other",
     ]
     pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(n_components=2, **FAST))
     cloned = clone(pipe)
@@ -162,11 +168,16 @@ def test_pipeline_column_transformer_and_clone(small_X):
 def test_grid_search_over_pipeline_in_parallel():
     X, y = load_digits(return_X_y=True)
     X, y = X[:300], y[:300]
-    pipe = Pipeline([
-        ("scale", StandardScaler()),
-        ("vae", VAETransformer(hidden_layer_sizes=(32,), max_iter=30, random_state=0, device="cpu")),
-        ("clf", LogisticRegression(max_iter=200)),
-    ])
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            (
+                "vae",
+                VAETransformer(hidden_layer_sizes=(32,), max_iter=30, random_state=0, device="cpu"),
+            ),
+            ("clf", LogisticRegression(max_iter=200)),
+        ]
+    )
     search = GridSearchCV(
         pipe, {"vae__n_components": [2, 8], "vae__beta": [0.5, 1.0]}, cv=2, n_jobs=2
     ).fit(X, y)
@@ -175,9 +186,7 @@ def test_grid_search_over_pipeline_in_parallel():
 
 
 def test_grid_search_without_scorer_uses_log_likelihood(small_X):
-    search = GridSearchCV(
-        VAETransformer(**FAST), {"n_components": [1, 4]}, cv=2
-    ).fit(small_X)
+    search = GridSearchCV(VAETransformer(**FAST), {"n_components": [1, 4]}, cv=2).fit(small_X)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
@@ -212,8 +221,15 @@ def test_no_validation_split_unless_early_stopping(small_X):
 
 def test_early_stopping_holds_out_and_stops(small_X):
     est = VAETransformer(
-        n_components=2, hidden_layer_sizes=(16,), early_stopping=True, n_iter_no_change=2,
-        tol=1e6, kl_warmup=0, max_iter=50, random_state=0, device="cpu",
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1e6,
+        kl_warmup=0,
+        max_iter=50,
+        random_state=0,
+        device="cpu",
     ).fit(small_X)
     # tol is so large that no epoch counts as an improvement after the first.
     assert est.n_iter_ == 3
@@ -239,8 +255,13 @@ def test_sample_weight(small_X):
 @pytest.mark.parametrize("verbose", [0, 1])
 def test_verbose_prints_per_epoch_progress(small_X, verbose):
     est = VAETransformer(
-        n_components=2, hidden_layer_sizes=(16,), max_iter=3, early_stopping=True,
-        random_state=0, device="cpu", verbose=verbose,
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        max_iter=3,
+        early_stopping=True,
+        random_state=0,
+        device="cpu",
+        verbose=verbose,
     )
     buffer = io.StringIO()
     with redirect_stdout(buffer):
@@ -261,7 +282,11 @@ def test_verbose_prints_per_epoch_progress(small_X, verbose):
     "X, error, match",
     [
         (np.array([[1.0, np.nan], [2.0, 3.0], [0.0, 1.0]]), ValueError, "Input X contains NaN"),
-        (np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]), ValueError, "Input X contains infinity"),
+        (
+            np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]),
+            ValueError,
+            "Input X contains infinity",
+        ),
         (np.array([[1e39, 1.0], [2.0, 3.0], [0.0, 1.0]]), ValueError, "too large for dtype"),
         (np.array([["a", "b"], ["c", "d"], ["e", "f"]], dtype=object), ValueError, "string"),
         (np.array([[1 + 1j, 2], [3, 4], [0, 1]]), ValueError, "Complex data not supported"),
@@ -319,3 +344,16 @@ def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, smal
     est = fast_estimator.set_params(hidden_layer_sizes=(), activation="identity").fit(small_X)
     with pytest.raises(ValueError, match="inverse_transform produced non-finite values"):
         est.inverse_transform(np.full((2, 2), 3e38))
+
+
+def test_training_never_fetches_single_rows(small_X, monkeypatch):
+    # The data path slices one device tensor; a per-row __getitem__ (skorch's
+    # stock Dataset + DataLoader path) would be an order of magnitude slower.
+    from skaevae import _training
+
+    def fail(self, i):
+        raise AssertionError("per-row __getitem__ called during training")
+
+    monkeypatch.setattr(_training.TensorData, "__getitem__", fail)
+    est = VAETransformer(**{**FAST, "early_stopping": True}).fit(small_X)
+    assert est.n_iter_ == 3

@@ -89,8 +89,13 @@ def test_beta_trades_reconstruction_for_a_tighter_prior_fit(digits_split):
 def test_kl_warmup_schedule_is_recorded():
     X = np.random.RandomState(0).normal(size=(64, 5))
     vae = VAETransformer(
-        n_components=2, kl_warmup=4, max_iter=6, hidden_layer_sizes=(8,), random_state=0,
-        device="cpu", n_iter_no_change=100,
+        n_components=2,
+        kl_warmup=4,
+        max_iter=6,
+        hidden_layer_sizes=(8,),
+        random_state=0,
+        device="cpu",
+        n_iter_no_change=100,
     ).fit(X)
     weights = list(vae.net_.history[:, "kl_weight"])
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
