@@ -254,3 +254,57 @@ def test_loss_curve_of_a_vae_shades_the_warmup(vae_pipe):
     assert (x_min, x_max) == (0.5, vae.n_iter_ + 0.5)
     labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
     assert labels == ["KL warm-up", "vae: training"]
+
+
+# ------------------------------------------------------- the main job's figures
+
+
+def test_comparison_figures_are_written_in_pixel_values(tmp_path, digits):
+    from skaevae.plotting._comparison import write_comparison_figures
+
+    X, y = digits
+    scaler = StandardScaler().fit(X)
+    Xs = scaler.transform(X)
+    models = {
+        "PCA": PCA(n_components=4).fit(Xs),
+        "VAE": VAETransformer(n_components=4, **TINY).fit(Xs),
+    }
+    paths = write_comparison_figures(models, Xs, y, tmp_path / "figures", scaler=scaler)
+    names = sorted(path.name for path in paths)
+    # PCA has neither sample nor loss_curve_: only the VAE is in those figures.
+    assert names == [
+        "interpolations.png",
+        "latent_spaces.png",
+        "loss_curves.png",
+        "reconstructions.png",
+        "samples.png",
+    ]
+    assert all(path.stat().st_size > 0 for path in paths)
+    # Nothing was drawn through pyplot.
+    assert plt.get_fignums() == []
+
+
+def test_main_job_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    import skaevae.__main__ as main_job
+    from skaevae._compare import load_split
+
+    def tiny_compare(n_components, random_state):
+        # The real comparison trains the default models; the figures only
+        # need fitted ones.
+        X_train = load_split(random_state)[0]
+        models = {
+            "PCA": PCA(n_components=n_components).fit(X_train),
+            "Autoencoder": AutoencoderTransformer(n_components=n_components, **TINY).fit(X_train),
+        }
+        return pd.DataFrame({"model": list(models)}).set_index("model"), models
+
+    monkeypatch.setattr(main_job, "compare", tiny_compare)
+    main_job.main(["--n-components", "2", "--figures-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert f"Figures written to {(tmp_path / 'out').resolve()}/" in out
+    assert (tmp_path / "out" / "latent_spaces.png").exists()
+
+    main_job.main(["--no-figures", "--figures-dir", str(tmp_path / "none")])
+    assert not (tmp_path / "none").exists()

@@ -2,8 +2,9 @@
 
 Each draws a grid of rows, one per cell: as an image when the features are the
 pixels of an image (``image_shape``, e.g. ``(8, 8)`` for ``load_digits``), as
-per-feature bars otherwise. All cells of a grid share one colour scale or one
-y range, so cells can be compared with each other.
+per-feature bars otherwise. All cells of a grid share one colour scale (from
+the 1st to the 99th percentile of the grid's values) or one y range, so cells
+can be compared with each other.
 """
 
 import numpy as np
@@ -65,10 +66,13 @@ class _RowGridDisplay:
         self.figure_ = self.axes_[0, 0].get_figure(root=True)
         self.subfigure_ = container if container is not self.figure_ else None
 
-        # One colour scale (images) or y range (bars) for the whole grid.
-        low, high = np.nanmin(rows), np.nanmax(rows)
-        if not as_image:
-            low, high = min(low, 0.0), max(high, 0.0)
+        # One colour scale (images) or y range (bars) for the whole grid. The
+        # colour scale spans the 1st to 99th percentile of the grid's values,
+        # so that a few extreme pixels do not wash out all the others.
+        if as_image:
+            low, high = np.nanpercentile(rows, [1, 99])
+        else:
+            low, high = min(np.nanmin(rows), 0.0), max(np.nanmax(rows), 0.0)
             margin = 0.05 * (high - low) or 1.0
             low, high = low - margin, high + margin
         artists = np.empty((n_rows, n_cols), dtype=object)
