@@ -58,7 +58,7 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 # a tree that does not have it yet, rather than failing the build.
 _ignore = r"__init__\.py"
 if not hasattr(skaevae, "OutlierDetector"):
-    _ignore = r"(__init__\.py|plot_anomaly_detection\.py|plot_pandas_attribution\.py)"
+    _ignore = r"(__init__\.py|plot_4_anomaly_detection\.py|plot_6_pandas_attribution\.py)"
     print("skaevae.OutlierDetector is missing: skipping the anomaly-detection examples.")
 
 sphinx_gallery_conf = {

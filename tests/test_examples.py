@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 # Examples built on skaevae.OutlierDetector (issue 3's detector).
-NEEDS_OUTLIER_DETECTOR = {"plot_anomaly_detection.py", "plot_pandas_attribution.py"}
+NEEDS_OUTLIER_DETECTOR = {"plot_4_anomaly_detection.py", "plot_6_pandas_attribution.py"}
 
 pytest.importorskip("matplotlib")
 
