@@ -47,22 +47,14 @@ vae = make_pipeline(
 # panel shows the noise-free decoder means of the same kind of prior draws,
 # through ``inverse_transform``: the VAE's picture of a typical digit.
 fig, axes = plt.subplots(3, 1, figsize=(8, 7.5), layout="constrained")
-SampleDisplay.from_estimator(
-    ae,
-    n_samples=16,
-    image_shape=(8, 8),
-    random_state=0,
-    ax=axes[0],
-    name="AutoencoderTransformer.sample (Gaussian fitted to the codes)",
-)
-SampleDisplay.from_estimator(
-    vae,
-    n_samples=16,
-    image_shape=(8, 8),
-    random_state=0,
-    ax=axes[1],
-    name="VAETransformer.sample (prior draws, with output noise)",
-)
+titles = {
+    "AutoencoderTransformer.sample (Gaussian fitted to the codes)": ae,
+    "VAETransformer.sample (prior draws, with output noise)": vae,
+}
+for ax, (title, pipe) in zip(axes, titles.items(), strict=False):
+    SampleDisplay.from_estimator(
+        pipe, n_samples=16, image_shape=(8, 8), random_state=0, ax=ax, name=title
+    )
 z = np.random.RandomState(0).standard_normal((16, 8))
 SampleDisplay(
     vae.inverse_transform(z),
@@ -108,5 +100,5 @@ for name, samples in candidates.items():
 # farthest: they add the decoder's output noise, independent from pixel to
 # pixel, which real images do not have; use ``inverse_transform`` of prior
 # draws when you want typical rows rather than draws from the full model. The
-# autoencoder's samples fall in between: a single Gaussian over its clustered
-# codes puts many draws between the clusters.
+# autoencoder's samples fall in between: a single Gaussian over clustered codes
+# also draws codes between the clusters, where the decoder was never trained.
