@@ -47,6 +47,9 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
+# "fit()" rather than "AutoencoderTransformer.fit()" in the page's contents,
+# which would not fit the side bar.
+toc_object_entries_show_parents = "hide"
 
 # The gallery: examples/ at the repository root, run at build time.
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
