@@ -23,14 +23,19 @@ def make_models(n_components, random_state):
     }
 
 
-def load_split(random_state=0):
-    """Digits standardised on a 75% training split; the rest held out."""
+def load_split(random_state=0, return_scaler=False):
+    """Digits standardised on a 75% training split; the rest held out.
+
+    With ``return_scaler=True`` the fitted ``StandardScaler`` comes last, to
+    map rows back to pixel values (the main job's figures).
+    """
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=random_state, stratify=y
     )
     scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+    split = scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+    return (*split, scaler) if return_scaler else split
 
 
 def compare(n_components=8, random_state=0):

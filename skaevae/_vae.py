@@ -265,8 +265,8 @@ class VAETransformer(BaseAutoencoder):
         """Log-likelihood of each row under the model, in nats.
 
         An importance-weighted estimate of ``log p(x)`` with
-        64 fixed draws per row (the IWAE bound of [3]_), which is at least as
-        tight as the ELBO. The draws are the same for every row and call, so
+        64 fixed draws per row (the IWAE bound of Burda et al., 2016), which
+        is at least as tight as the ELBO. The draws are the same for every row and call, so
         the score is deterministic. Higher means more normal; the mean over
         rows (:meth:`score`) is comparable to
         :meth:`sklearn.decomposition.PCA.score` on the same data.
