@@ -15,22 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
-# Examples built on skaevae.OutlierDetector (issue 3's detector).
-NEEDS_OUTLIER_DETECTOR = {"plot_4_anomaly_detection.py", "plot_6_pandas_attribution.py"}
-
 pytest.importorskip("matplotlib")
-
-
-def _has_outlier_detector():
-    import skaevae
-
-    return hasattr(skaevae, "OutlierDetector")
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(example):
-    if example.name in NEEDS_OUTLIER_DETECTOR and not _has_outlier_detector():
-        pytest.skip(f"{example.name} needs skaevae.OutlierDetector, which this tree lacks")
     env = {
         **os.environ,
         "MPLBACKEND": "Agg",
