@@ -84,7 +84,7 @@ def main():
         (
             "3",
             "VAE posterior means μ (transform): max abs mean; per-dimension std range",
-            "≈ 0; ≤ 1",
+            "≈ 0; ≲ 1",
             f"{np.abs(z_vae.mean(0)).max():.3f}; {z_vae.std(0).min():.2f}–{z_vae.std(0).max():.2f}",
         ),
         (
