@@ -234,9 +234,14 @@ class AutoencoderNet(NeuralNet):
         total = torch.zeros((), device=self.device)
         n_rows = 0
         n_batches = 0
+        # With CUDA graphs (compile on CUDA), each training step is a new
+        # iteration whose graph outputs may overwrite the previous step's.
+        mark_steps = training and self.compile and torch.device(self.device).type == "cuda"
         for batch in iterator:
             if self._notify_batches:
                 self.notify("on_batch_begin", batch=batch, training=training)
+            if mark_steps:
+                torch.compiler.cudagraph_mark_step_begin()
             step = step_fn(batch, **fit_params)
             size = len(batch[0])
             total.add_(step["loss"].detach(), alpha=size)
