@@ -11,6 +11,7 @@ inference split well across threads, so they keep torch's setting.
 """
 
 import contextlib
+import threading
 
 import torch
 
@@ -25,20 +26,39 @@ def training_threads(batch_size, device):
     return None
 
 
+# Fits may run concurrently in one process (joblib's threading backend): the
+# first caller to lower the setting saves it and the last one out restores it.
+_lock = threading.Lock()
+_holders = 0
+_restore_to = None
+
+
 @contextlib.contextmanager
 def limit_torch_threads(n_threads):
     """Run the block with at most ``n_threads`` torch threads, then restore the setting.
 
     ``None`` leaves torch's setting (one thread per physical core unless the
     user or the environment, e.g. ``OMP_NUM_THREADS`` in joblib's workers, set
-    fewer) alone. The count is only ever lowered, never raised.
+    fewer) alone. The count is only ever lowered, never raised, and is
+    restored when the last of any concurrent callers leaves.
     """
-    previous = torch.get_num_threads()
-    if n_threads is None or n_threads >= previous:
-        yield
-        return
-    torch.set_num_threads(n_threads)
+    global _holders, _restore_to
+    holding = False
+    if n_threads is not None:
+        with _lock:
+            current = torch.get_num_threads()
+            if _holders > 0 or n_threads < current:
+                if _holders == 0:
+                    _restore_to = current
+                if n_threads < current:
+                    torch.set_num_threads(n_threads)
+                _holders += 1
+                holding = True
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        if holding:
+            with _lock:
+                _holders -= 1
+                if _holders == 0:
+                    torch.set_num_threads(_restore_to)

@@ -121,6 +121,17 @@ def test_limit_torch_threads_restores_setting(two_threads):
         assert torch.get_num_threads() == 2
 
 
+def test_limit_torch_threads_overlapping_callers_restore_once(two_threads):
+    # As two fits in two Python threads would enter and leave.
+    first, second = limit_torch_threads(1), limit_torch_threads(1)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert torch.get_num_threads() == 1
+    second.__exit__(None, None, None)
+    assert torch.get_num_threads() == 2
+
+
 def test_training_threads_rule():
     assert training_threads(256, "cpu") == 1
     assert training_threads(MIN_ROWS_PER_THREADED_BATCH, "cpu") is None
