@@ -65,6 +65,22 @@ class AutoencoderTransformer(BaseAutoencoder):
     device : str or torch.device, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
 
+    precision : {"float32", "bfloat16"}, default="float32"
+        Precision of the forward passes, in training and inference.
+        ``"bfloat16"`` runs them under ``torch.autocast`` (mixed precision:
+        parameters, optimiser state and loss stay float32); it pays on GPUs
+        with bf16 tensor cores and is slower on most CPUs. Outputs keep X's
+        dtype.
+
+    compile : bool, default=False
+        Compile the network with ``torch.compile`` for training (static
+        shapes; on CUDA in ``"reduce-overhead"`` mode, which replays each
+        step as a CUDA graph, removing the kernel-launch overhead that
+        dominates small networks on a GPU). Compilation takes seconds to
+        tens of seconds per fit, so it pays for long fits on a GPU; on a CPU
+        it changed throughput by -6% to +4%. Inference and the fitted
+        estimator use the eager module, so it pickles as usual.
+
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, as ``Callback`` instances or ``(name,
         callback)`` pairs; they receive the usual skorch notifications.
@@ -162,6 +178,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
+        precision="float32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -179,6 +197,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose

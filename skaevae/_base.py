@@ -18,17 +18,29 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    assert_all_finite,
     check_array,
     check_is_fitted,
     validate_data,
 )
 
 from ._modules import ACTIVATIONS
-from ._training import build_net, fit_net, resolve_device
+from ._training import (
+    PRECISIONS,
+    autocast,
+    build_net,
+    fit_net,
+    flush_denormals,
+    resolve_device,
+)
 
 # Rows per inference batch: large enough to amortise per-call overhead, small
-# enough that one batch's activations stay a few MiB (bounded memory).
+# enough that one batch's activations stay a few MiB and in cache (bounded
+# memory; measured fastest between 4k and 8k rows on a CPU).
 INFERENCE_BATCH_SIZE = 8192
+# On a GPU a batch of 8192 rows is a few microseconds of work, so batches are
+# larger to amortise the kernel launches and the copy back to the host.
+GPU_INFERENCE_BATCH_FACTOR = 8
 
 
 def local_random_state(random_state):
@@ -66,6 +78,19 @@ def check_finite_output(out, method, allow_inf=False):
     return out
 
 
+def _is_float32_tensor_ready(X):
+    # torch.from_numpy shares memory with X only for a writable float32
+    # C-contiguous array; read-only arrays would need a copy (torch warns).
+    return X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
+
+
+def as_float32_tensor(X):
+    """``X`` as a float32 CPU tensor, sharing its memory when it already is float32."""
+    if _is_float32_tensor_ready(X):
+        return torch.from_numpy(X)
+    return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
+
+
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
 
@@ -73,14 +98,16 @@ def tensor_batches(X, batch_size, device):
     else is converted one batch at a time, so at most one batch-sized copy
     exists beyond the input.
     """
-    zero_copy = X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
+    zero_copy = _is_float32_tensor_ready(X)
     for start in range(0, X.shape[0], batch_size):
         stop = min(start + batch_size, X.shape[0])
         if zero_copy:
             x = torch.from_numpy(X[start:stop])
         else:
-            x = torch.from_numpy(np.ascontiguousarray(X[start:stop], dtype=np.float32))
+            x = torch.from_numpy(np.array(X[start:stop], dtype=np.float32, order="C"))
         yield start, stop, x.to(device, non_blocking=True)
+        # Drop this batch before the next one is made: one batch at a time.
+        del x
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -104,6 +131,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "compile": ["boolean"],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -196,11 +225,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # change the estimator's parameters.
             extra_callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
             device=device,
+            precision=self.precision,
+            compile=self.compile,
             seed=seed,
             verbose=self.verbose,
         )
-        # One float32 copy of X, moved to the device once for the whole fit.
-        x = torch.from_numpy(np.array(X, dtype=np.float32, order="C")).to(device)
+        # X as one float32 tensor, moved to the device once for the whole fit;
+        # a float32 X is used in place on the CPU (training never writes to it).
+        x = as_float32_tensor(X).to(device)
         weight = None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -275,25 +307,55 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # on a GPU is unpickled on a machine without one.
         return self.net_.device
 
-    def _check_input(self, X):
+    def _check_input(self, X, ensure_all_finite=True):
+        # transform and score_samples pass ensure_all_finite=False: _map_batches
+        # checks each batch while it is in cache, instead of a separate pass
+        # over all of X.
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return check_float32_range(X)
+        return validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            reset=False,
+            ensure_all_finite=ensure_all_finite,
+        )
 
-    def _map_batches(self, fn, X, n_out, dtype, batch_size=INFERENCE_BATCH_SIZE):
+    def _map_batches(
+        self, fn, X, n_out, dtype, batch_size=INFERENCE_BATCH_SIZE, check_finite=False
+    ):
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
 
         Output is written into one preallocated array, so memory stays at the
-        input, the output and one batch.
+        input, the output and one batch (of ``batch_size`` rows on a CPU,
+        ``GPU_INFERENCE_BATCH_FACTOR`` times more on a GPU). With
+        ``check_finite``, each batch of X is checked for NaN and infinity as
+        :func:`~sklearn.utils.validation.check_array` would.
         """
         module = self._module
+        device = self._device()
+        if torch.device(device).type == "cuda":
+            batch_size *= GPU_INFERENCE_BATCH_FACTOR
         was_training = module.training
         module.eval()
         out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), dtype=dtype)
         try:
-            with torch.inference_mode():
-                for start, stop, x in tensor_batches(X, batch_size, self._device()):
-                    out[start:stop] = fn(x).cpu().numpy()
+            with (
+                torch.inference_mode(),
+                autocast(device, self.precision),
+                flush_denormals(device),
+            ):
+                for start, stop, x in tensor_batches(X, batch_size, device):
+                    # A finite sum proves the batch finite; otherwise (NaN, inf,
+                    # or an overflow of finite values) sklearn's exact check decides.
+                    if check_finite and not torch.isfinite(x.sum()):
+                        assert_all_finite(
+                            X[start:stop], input_name="X", estimator_name=type(self).__name__
+                        )
+                        # X is finite, so its float32 copy overflowed (or only the sum did).
+                        if not torch.isfinite(x).all():
+                            check_float32_range(np.asarray(X[start:stop]))
+                    out[start:stop] = fn(x).float().cpu().numpy()
+                    del x
         finally:
             module.train(was_training)
         return out
@@ -319,8 +381,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X_new : ndarray of shape (n_samples, n_components)
             The codes, in X's floating dtype.
         """
-        X = self._check_input(X)
-        Z = self._map_batches(self._encode, X, self.n_components_, X.dtype)
+        X = self._check_input(X, ensure_all_finite=False)
+        Z = self._map_batches(self._encode, X, self.n_components_, X.dtype, check_finite=True)
         return check_finite_output(Z, "transform")
 
     def inverse_transform(self, X):
@@ -359,9 +421,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         scores : ndarray of shape (n_samples,)
             One score per row, the same for a row whatever rows come with it.
         """
-        X = self._check_input(X)
+        X = self._check_input(X, ensure_all_finite=False)
         scores = self._map_batches(
-            self._score_batch, X, None, np.float64, batch_size=self._score_batch_size
+            self._score_batch,
+            X,
+            None,
+            np.float64,
+            batch_size=self._score_batch_size,
+            check_finite=True,
         )
         # -inf is a meaningful (worst) score; NaN is not.
         return check_finite_output(scores, "score_samples", allow_inf=True)

@@ -1,0 +1,111 @@
+"""Tests of the inference data path: bounded batches, no full-size copies, checks."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae._base import INFERENCE_BATCH_SIZE, tensor_batches
+
+FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
+N_ROWS = 2 * INFERENCE_BATCH_SIZE + 100  # three batches, the last one partial
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    return AutoencoderTransformer(**FAST, max_iter=2).fit(X)
+
+
+@pytest.fixture(scope="module")
+def X_large():
+    return np.random.default_rng(1).standard_normal((N_ROWS, 16)).astype(np.float32)
+
+
+def _batch_rows(module, call):
+    """Row counts of every batch that reaches ``module``'s forward during ``call()``."""
+    rows = []
+    handle = module.register_forward_pre_hook(lambda m, args: rows.append(len(args[0])))
+    try:
+        call()
+    finally:
+        handle.remove()
+    return rows
+
+
+def test_inference_batches_are_bounded(fitted, X_large):
+    module = fitted.net_.module_
+    expected = [INFERENCE_BATCH_SIZE, INFERENCE_BATCH_SIZE, 100]
+    assert _batch_rows(module.encoder, lambda: fitted.transform(X_large)) == expected
+    assert _batch_rows(module.encoder, lambda: fitted.score_samples(X_large)) == expected
+    Z = np.zeros((N_ROWS, 2), dtype=np.float32)
+    assert _batch_rows(module.decoder, lambda: fitted.inverse_transform(Z)) == expected
+
+
+def test_sample_batches_are_bounded():
+    X = np.random.default_rng(0).standard_normal((300, 4)).astype(np.float32)
+    vae = VAETransformer(**FAST, max_iter=1, kl_warmup=0).fit(X)
+    rows = _batch_rows(vae.net_.module_.decoder, lambda: vae.sample(N_ROWS, random_state=0))
+    assert rows == [INFERENCE_BATCH_SIZE, INFERENCE_BATCH_SIZE, 100]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_makes_no_full_size_copy(fitted, X_large, dtype):
+    # numpy reports its allocations to tracemalloc; a converted copy of X, or
+    # an intermediate array of all rows, would show in the peak.
+    X = X_large.astype(dtype)
+    out_bytes = N_ROWS * 2 * np.dtype(dtype).itemsize
+    batch_bytes = INFERENCE_BATCH_SIZE * X.shape[1] * 4  # one float32 batch
+    fitted.transform(X[:10])
+    tracemalloc.start()
+    try:
+        Z = fitted.transform(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert Z.shape == (N_ROWS, 2) and Z.dtype == dtype
+    allowed = out_bytes + (batch_bytes if dtype == np.float64 else 0) + 256 * 1024
+    assert peak <= allowed, (peak, allowed, X.nbytes)
+
+
+def test_float32_batches_share_memory_with_input(X_large):
+    batches = list(tensor_batches(X_large, INFERENCE_BATCH_SIZE, "cpu"))
+    assert [(start, stop) for start, stop, _ in batches] == [
+        (0, INFERENCE_BATCH_SIZE),
+        (INFERENCE_BATCH_SIZE, 2 * INFERENCE_BATCH_SIZE),
+        (2 * INFERENCE_BATCH_SIZE, N_ROWS),
+    ]
+    for start, _, x in batches:
+        assert x.data_ptr() == X_large[start:].ctypes.data
+    # Other dtypes and read-only arrays are converted one batch at a time.
+    X_ro = X_large.copy()
+    X_ro.setflags(write=False)
+    for X in (X_large.astype(np.float64), X_ro):
+        for start, stop, x in tensor_batches(X, INFERENCE_BATCH_SIZE, "cpu"):
+            assert x.dtype == torch.float32
+            np.testing.assert_array_equal(x.numpy(), X[start:stop].astype(np.float32))
+
+
+@pytest.mark.parametrize("method", ["transform", "score_samples"])
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_non_finite_rows_in_a_later_batch_raise(fitted, X_large, method, value, message):
+    X = X_large.copy()
+    X[-1, 3] = value
+    with pytest.raises(ValueError, match=f"Input X contains {message}"):
+        getattr(fitted, method)(X)
+
+
+def test_large_finite_values_whose_sum_overflows_pass(fitted):
+    X = np.full((50, 16), 3e38, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        assert np.isinf(X.sum(dtype=np.float32))
+    assert fitted.transform(X).shape == (50, 2)
+
+
+def test_vae_scoring_keeps_its_smaller_batches():
+    X = np.random.default_rng(0).standard_normal((1200, 4)).astype(np.float32)
+    vae = VAETransformer(**FAST, max_iter=1, kl_warmup=0).fit(X)
+    rows = _batch_rows(vae.net_.module_.trunk, lambda: vae.score_samples(X))
+    assert max(rows) == vae._score_batch_size and sum(rows) == len(X)
