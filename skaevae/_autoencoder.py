@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import BaseAutoencoder
+from ._base import INFERENCE_BATCH_SIZE, BaseAutoencoder
 from ._losses import ReconstructionLoss, squared_error
 from ._modules import AutoencoderModule
 
@@ -211,9 +211,24 @@ class AutoencoderTransformer(BaseAutoencoder):
         return -squared_error(x, module.decode(module.encode(x)))
 
     def _after_fit(self, X):
-        Z = self._map_batches(self._encode, X, self.n_components_, np.float64)
-        self.latent_mean_ = Z.mean(axis=0)
-        self.latent_covariance_ = np.atleast_2d(np.cov(Z, rowvar=False))
+        # Mean and covariance of the training codes, accumulated one inference
+        # batch at a time so that fit never holds every code in float64.
+        # Shifting by the first batch's mean keeps the one-pass sums accurate.
+        k = self.n_components_
+        n_rows, shift, total, outer = 0, None, np.zeros(k), np.zeros((k, k))
+        for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
+            Z = self._map_batches(
+                self._encode, X[start : start + INFERENCE_BATCH_SIZE], k, np.float64
+            )
+            if shift is None:
+                shift = Z.mean(axis=0)
+            Z -= shift
+            n_rows += len(Z)
+            total += Z.sum(axis=0)
+            outer += Z.T @ Z
+        mean = total / n_rows
+        self.latent_mean_ = shift + mean
+        self.latent_covariance_ = (outer - n_rows * np.outer(mean, mean)) / (n_rows - 1)
 
     def _sample_codes(self, n_samples, rng):
         return rng.multivariate_normal(self.latent_mean_, self.latent_covariance_, size=n_samples)

@@ -2,12 +2,10 @@
 
 import math
 import warnings
-from contextlib import contextmanager, nullcontext
 from numbers import Real
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -23,6 +21,7 @@ from sklearn.utils.validation import (
 from ._autoencoder import AutoencoderTransformer
 from ._base import local_random_state
 from ._scores import latent_statistics, mahalanobis_squared, weighted_median
+from ._threads import limit_torch_threads
 from ._vae import VAETransformer
 
 # The default detectors' networks, chosen once for all data by the ADBench
@@ -55,23 +54,6 @@ def default_n_components(n_features):
     learned manifold; the latent term covers rows extreme along it.
     """
     return max(1, n_features // 4)
-
-
-@contextmanager
-def _single_torch_thread():
-    """Run torch's CPU ops on one thread within the block, then restore the setting.
-
-    The default networks are so small that a step takes well under a
-    millisecond: splitting it over threads gains nothing, and on a busy
-    machine the idle threads' spin-waiting multiplied the CPU time of a fit
-    by ten or more in our measurements.
-    """
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n_threads)
 
 
 def _blockwise(fn, X):
@@ -280,7 +262,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         return self.estimator is None or isinstance(self.estimator, str)
 
     def _threads(self):
-        return _single_torch_thread() if self._is_default() else nullcontext()
+        # The default networks are so small that a step or an inference block
+        # takes well under a millisecond: splitting it over threads gains
+        # nothing, and on a busy machine the idle threads' spin-waiting
+        # multiplied the CPU time of a fit by ten or more in our measurements.
+        return limit_torch_threads(1 if self._is_default() else None)
 
     def _resolve_method(self, estimator):
         has_reconstruction = _has_reconstruction(estimator)
