@@ -240,7 +240,13 @@ def plot(table, order, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first seed (default 0): another value checks a finding on fresh seeds",
+    )
     parser.add_argument("--datasets", nargs="*", help="file stems, e.g. 42_WBC (default: all)")
     parser.add_argument("--methods", nargs="*", help="method names (default: all)")
     parser.add_argument("--no-pyod", action="store_true", help="skip PyOD even if installed")
@@ -281,7 +287,7 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             available[method](0)(X)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             make = available[method](seed)
             for dataset, (X, y) in datasets.items():
                 with warnings.catch_warnings():
