@@ -24,9 +24,10 @@ class AutoencoderTransformer(BaseAutoencoder):
     n_components : int, default=2
         Width of the latent code; at most ``n_features``.
 
-    hidden_layer_sizes : array-like of shape (n_layers,), default=(128, 64)
-        Widths of the encoder's hidden layers; the decoder uses them in
-        reverse. ``()`` gives affine encoder and decoder maps.
+    hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
+        Widths of the encoder's hidden layers (an int means one layer); the
+        decoder uses them in reverse. ``()`` gives affine encoder and decoder
+        maps.
 
     activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
             default="relu"
@@ -46,7 +47,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         Step size of the Adam optimiser.
 
     alpha : float, default=1e-4
-        Strength of the L2 penalty on the weights (Adam's ``weight_decay``).
+        Strength of the L2 penalty, applied as Adam's ``weight_decay`` to every
+        trainable parameter (biases included).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss

@@ -184,8 +184,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             raise ValueError(
-                f"n_components={self.n_components} must be between 1 and "
-                f"n_features={n_features}: a code as wide as the input can learn the identity."
+                f"n_components={self.n_components} must be between 1 and n_features={n_features}."
             )
         if self.early_stopping and n_samples < 3:
             raise ValueError(
@@ -240,6 +239,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight must have a positive sum.")
+            sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         fit_net(net, x, weight, seed)
         del x
@@ -252,7 +252,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.early_stopping:
             self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
             self.best_loss_ = None
-            self.best_validation_loss_ = min(self.validation_loss_curve_)
+            # The epoch whose parameters early stopping restored: the last one
+            # that improved by at least tol after the warm-up (else the last).
+            best_epoch = dict(net.callbacks_)["stop_when_not_improving"].best_epoch_
+            self.best_validation_loss_ = self.validation_loss_curve_[best_epoch - 1]
         else:
             self.validation_loss_curve_ = None
             self.best_loss_ = min(self.loss_curve_)

@@ -253,6 +253,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             "n_iter_no_change": n_epochs,
             "tol": 0.0,
             "random_state": seed,
+            # Networks this small gain nothing from a GPU (a step is well
+            # under a millisecond), and the CPU keeps scores bit-identical
+            # wherever the detector is unpickled.
+            "device": "cpu",
         }
         if cls is VAETransformer:
             params["kl_warmup"] = max(1, n_epochs // 4)

@@ -210,7 +210,10 @@ class AutoencoderNet(NeuralNet):
         per_sample = self.criterion_(y_pred, X)
         if y_true is None:
             return per_sample.mean()
-        return (per_sample * y_true).sum() / y_true.sum()
+        # Weights are scaled to mean 1 over the training data, so a plain mean
+        # is the weighted mean over the epoch, and a batch whose rows all have
+        # weight zero contributes zero rather than 0 / 0.
+        return (per_sample * y_true).mean()
 
     def train_step(self, batch, **fit_params):
         # One optimiser step without skorch's closure and step accumulator:
@@ -266,6 +269,12 @@ def resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     device = str(device)
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device={device!r} is not a valid device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but CUDA is not available on this "
@@ -410,7 +419,12 @@ def fit_net(net, x, weight, seed):
         flush_denormals(device),
         torch.random.fork_rng(devices=devices),
     ):
-        torch.manual_seed(seed)
+        # Seed only what this fit uses: torch.manual_seed would also reseed
+        # every CUDA device, outside what fork_rng restores.
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
         try:
             net.fit(TensorData(x, weight), None)
         finally:

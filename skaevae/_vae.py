@@ -37,9 +37,10 @@ class VAETransformer(BaseAutoencoder):
     n_components : int, default=2
         Width of the latent code; at most ``n_features``.
 
-    hidden_layer_sizes : array-like of shape (n_layers,), default=(128, 64)
-        Widths of the encoder's hidden layers; the decoder uses them in
-        reverse. ``()`` gives affine encoder and decoder maps.
+    hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
+        Widths of the encoder's hidden layers (an int means one layer); the
+        decoder uses them in reverse. ``()`` gives affine encoder and decoder
+        maps.
 
     activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
             default="relu"
@@ -70,7 +71,8 @@ class VAETransformer(BaseAutoencoder):
         Step size of the Adam optimiser.
 
     alpha : float, default=1e-4
-        Strength of the L2 penalty on the weights (Adam's ``weight_decay``).
+        Strength of the L2 penalty, applied as Adam's ``weight_decay`` to every
+        trainable parameter (biases, and the VAE's output scale, included).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their
@@ -286,9 +288,9 @@ class VAETransformer(BaseAutoencoder):
 
         An importance-weighted estimate of ``log p(x)`` with
         64 fixed draws per row (the IWAE bound of Burda et al., 2016), which
-        is at least as tight as the ELBO. The draws are the same for every row and call, so
-        the score is deterministic. Higher means more normal; the mean over
-        rows (:meth:`score`) is comparable to
+        is at least as tight as the ELBO in expectation. The draws are the
+        same for every row and call, so the score is deterministic. Higher
+        means more normal; the mean over rows (:meth:`score`) is comparable to
         :meth:`sklearn.decomposition.PCA.score` on the same data.
 
         Parameters

@@ -231,10 +231,11 @@ def test_early_stopping_holds_out_and_stops(small_X):
         random_state=0,
         device="cpu",
     ).fit(small_X)
-    # tol is so large that no epoch counts as an improvement after the first.
+    # tol is so large that no epoch counts as an improvement after the first,
+    # so the first epoch's parameters are restored and reported.
     assert est.n_iter_ == 3
     assert len(est.validation_loss_curve_) == est.n_iter_
-    assert est.best_validation_loss_ == min(est.validation_loss_curve_)
+    assert est.best_validation_loss_ == est.validation_loss_curve_[0]
 
 
 def test_convergence_warning_when_max_iter_is_reached(small_X):
@@ -357,3 +358,26 @@ def test_training_never_fetches_single_rows(small_X, monkeypatch):
     monkeypatch.setattr(_training.TensorData, "__getitem__", fail)
     est = VAETransformer(**{**FAST, "early_stopping": True}).fit(small_X)
     assert est.n_iter_ == 3
+
+
+def test_sample_weight_focuses_the_fit_and_tolerates_zero_weight_batches():
+    # Two kinds of rows (digits 0 and 1). Weight only the zeros: the model must
+    # reconstruct them better than an unweighted one does, even though most
+    # batches of the shuffled data are mostly (or wholly) weight-zero rows.
+    X, y = load_digits(return_X_y=True)
+    mask = np.isin(y, [0, 1])
+    X = StandardScaler().fit_transform(X[mask])
+    zeros = y[mask] == 0
+    weights = np.where(zeros, 1.0, 0.0)
+    weights[np.flatnonzero(zeros)[20:]] = 0.0  # 20 weighted rows among ~360
+    params = {**FAST, "hidden_layer_sizes": (32,), "max_iter": 40, "batch_size": 16}
+    weighted = AutoencoderTransformer(n_components=2, **params).fit(X, sample_weight=weights)
+    plain = AutoencoderTransformer(n_components=2, **params).fit(X)
+    focus = weights > 0
+    assert np.isfinite(weighted.loss_curve_).all()
+    assert -weighted.score(X[focus]) < -plain.score(X[focus])
+
+
+def test_invalid_device_string_is_a_clear_error(fast_estimator, small_X):
+    with pytest.raises(ValueError, match="device='gpu' is not a valid device"):
+        fast_estimator.set_params(device="gpu").fit(small_X)

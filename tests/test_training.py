@@ -121,15 +121,28 @@ def test_limit_torch_threads_restores_setting(two_threads):
         assert torch.get_num_threads() == 2
 
 
-def test_limit_torch_threads_overlapping_callers_restore_once(two_threads):
-    # As two fits in two Python threads would enter and leave.
-    first, second = limit_torch_threads(1), limit_torch_threads(1)
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert torch.get_num_threads() == 1
-    second.__exit__(None, None, None)
+def test_limit_torch_threads_overlapping_callers_in_two_threads(two_threads):
+    # Two fits in two Python threads (joblib's threading backend) enter and
+    # leave in an interleaved order; each thread must end with its own setting.
+    import threading
+
+    entered, main_left = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with limit_torch_threads(1):
+            entered.set()
+            main_left.wait(timeout=10)
+        seen["other"] = torch.get_num_threads()
+
+    worker = threading.Thread(target=other)
+    with limit_torch_threads(1):
+        worker.start()
+        entered.wait(timeout=10)
+    main_left.set()
+    worker.join(timeout=10)
     assert torch.get_num_threads() == 2
+    assert seen["other"] >= 1
 
 
 def test_training_threads_rule():

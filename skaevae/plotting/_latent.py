@@ -16,8 +16,9 @@ class LatentSpaceDisplay:
 
     Codes wider than two are projected on their first two principal
     components. For a :class:`~skaevae.VAETransformer`, the contours of the
-    prior N(0, I) are drawn as well, which shows how closely the codes follow
-    it.
+    prior N(0, I) are drawn as well. The plotted codes are posterior means
+    (``transform``), which are centred but narrower than the prior: it is the
+    draws from q(z | x), not their means, that the KL term fits to N(0, I).
 
     It is recommended to use :meth:`from_estimator` to create a display; the
     constructor takes precomputed 2-D points.
@@ -225,8 +226,8 @@ class LatentSpaceDisplay:
 
         prior : "auto" or bool, default="auto"
             Whether to draw the prior's contours; ``"auto"`` draws them for a
-            :class:`~skaevae.VAETransformer`, whose codes are meant to follow
-            N(0, I).
+            :class:`~skaevae.VAETransformer`, whose latent space is pulled
+            towards N(0, I).
 
         ax : matplotlib Axes, default=None
             Axes to draw on; ``None`` makes a new figure.

@@ -23,9 +23,9 @@ class LossCurveDisplay:
 
     warmup_epochs : int, default=0
         Number of KL warm-up epochs (``kl_warmup`` of a
-        :class:`~skaevae.VAETransformer`), shaded: during them the training
-        loss uses a smaller KL weight, so it is not comparable with later
-        epochs.
+        :class:`~skaevae.VAETransformer`). Epochs 1 to ``warmup_epochs - 1``
+        are shaded: their training loss uses a KL weight below one, so it is
+        not comparable with later epochs.
 
     ylabel : str, default="loss"
         Label of the y axis.
@@ -42,7 +42,7 @@ class LossCurveDisplay:
         The validation loss, when given.
 
     warmup_span_ : matplotlib Rectangle or None
-        The shaded warm-up epochs, when ``warmup_epochs > 0``.
+        The shaded warm-up epochs, when ``warmup_epochs > 1``.
 
     ax_ : matplotlib Axes
         Axes with the plot.
@@ -107,10 +107,12 @@ class LossCurveDisplay:
         epochs = np.arange(1, len(self.loss_curve) + 1)
 
         self.warmup_span_ = None
-        if self.warmup_epochs > 0:
+        # Epoch k of the warm-up uses the KL weight k / warmup_epochs, so
+        # epochs 1 to warmup_epochs - 1 optimise a reduced objective.
+        if self.warmup_epochs > 1:
             self.warmup_span_ = ax.axvspan(
                 0.5,
-                min(self.warmup_epochs, len(epochs)) + 0.5,
+                min(self.warmup_epochs - 1, len(epochs)) + 0.5,
                 color="0.9",
                 label="KL warm-up",
             )
