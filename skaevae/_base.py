@@ -43,6 +43,23 @@ INFERENCE_BATCH_SIZE = 8192
 GPU_INFERENCE_BATCH_FACTOR = 8
 
 
+def draw_seed(random_state):
+    """One int32 seed for torch, drawn from ``random_state`` the sklearn way."""
+    return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def check_sample_weight(sample_weight, X):
+    """Validated non-negative float64 weights with a positive sum, or ``None``."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    return sample_weight
+
+
 def local_random_state(random_state):
     """A ``RandomState`` for ``random_state`` that never draws from numpy's global RNG.
 
@@ -195,8 +212,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _fit(self, X, sample_weight=None):
         X = self._validate_fit_data(X)
-        rng = local_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = draw_seed(self.random_state)
         device = resolve_device(self.device)
         n_samples, n_features = X.shape
 
@@ -233,12 +249,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # a float32 X is used in place on the CPU (training never writes to it).
         x = as_float32_tensor(X).to(device)
         weight = None
+        sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum.")
             sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         fit_net(net, x, weight, seed)

@@ -12,14 +12,13 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     has_fit_parameter,
     validate_data,
 )
 
 from ._autoencoder import AutoencoderTransformer
-from ._base import local_random_state
+from ._base import check_sample_weight, draw_seed
 from ._scores import latent_statistics, mahalanobis_squared, weighted_median
 from ._threads import limit_torch_threads
 from ._vae import VAETransformer
@@ -369,14 +368,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = np.asarray(X, dtype=np.float64)
         n_samples, n_features = X.shape
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum.")
-        rng = local_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        sample_weight = check_sample_weight(sample_weight, X)
+        seed = draw_seed(self.random_state)
 
         estimator = self._make_estimator(n_samples, n_features, seed)
         self.method_ = self._resolve_method(estimator)
