@@ -12,13 +12,10 @@ def held_out_error(model, X):
     return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
 
 
-def test_linear_autoencoder_matches_pca(digits_split):
-    # Claim 1: a linear AE spans PCA's subspace, so at its optimum its held-out
-    # reconstruction error equals PCA's at the same n_components.
-    X_train, X_test, *_ = digits_split
-    pca = PCA(n_components=8).fit(X_train)
-    linear = AutoencoderTransformer(
-        n_components=8,
+def fit_linear_autoencoder(X, n_components):
+    """An affine encoder and decoder, trained long enough to reach PCA's optimum."""
+    return AutoencoderTransformer(
+        n_components=n_components,
         hidden_layer_sizes=(),
         activation="identity",
         alpha=0.0,
@@ -26,7 +23,15 @@ def test_linear_autoencoder_matches_pca(digits_split):
         max_iter=300,
         random_state=0,
         device="cpu",
-    ).fit(X_train)
+    ).fit(X)
+
+
+def test_linear_autoencoder_matches_pca(digits_split):
+    # Claim 1: a linear AE spans PCA's subspace, so at its optimum its held-out
+    # reconstruction error equals PCA's at the same n_components.
+    X_train, X_test, *_ = digits_split
+    pca = PCA(n_components=8).fit(X_train)
+    linear = fit_linear_autoencoder(X_train, n_components=8)
     ratio = held_out_error(linear, X_test) / held_out_error(pca, X_test)
     assert ratio == pytest.approx(1.0, abs=0.02)
 
@@ -36,16 +41,7 @@ def test_linear_autoencoder_decoder_spans_principal_subspace(digits_split):
     # them are close to zero (cosines close to one).
     X_train, *_ = digits_split
     pca = PCA(n_components=4).fit(X_train)
-    linear = AutoencoderTransformer(
-        n_components=4,
-        hidden_layer_sizes=(),
-        activation="identity",
-        alpha=0.0,
-        learning_rate_init=1e-2,
-        max_iter=300,
-        random_state=0,
-        device="cpu",
-    ).fit(X_train)
+    linear = fit_linear_autoencoder(X_train, n_components=4)
     decoder = linear.net_.module_.decoder[0].weight.detach().numpy()  # (64, 4)
     q_ae, _ = np.linalg.qr(decoder)
     cosines = np.linalg.svd(pca.components_ @ q_ae, compute_uv=False)
