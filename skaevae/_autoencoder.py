@@ -36,6 +36,19 @@ class AutoencoderTransformer(BaseAutoencoder):
     dropout : float, default=0.0
         Dropout probability after each hidden activation, during training only.
 
+    init : {"random", "pca"}, default="random"
+        How the network's weights start. ``"random"`` is torch's default
+        initialisation. ``"pca"`` starts from PCA of the (weighted) training
+        data: the initial network reconstructs each row exactly as
+        :class:`~sklearn.decomposition.PCA` with ``n_components`` does
+        (through ReLU layers, a hidden layer of width ``h`` carries ``h // 2``
+        principal scores), and training refines it from there. Hidden units
+        not needed to carry the scores keep random weights, so the network can
+        still learn what PCA cannot. Fits then depend much less on
+        ``random_state`` (as for :class:`~sklearn.manifold.TSNE`'s
+        ``init="pca"``). Needs ``activation="relu"`` or ``"identity"``.
+        The code starts as the principal scores.
+
     max_iter : int, default=200
         Maximum number of epochs.
 
@@ -171,6 +184,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
+        init="random",
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -190,6 +204,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.init = init
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init

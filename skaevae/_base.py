@@ -108,6 +108,31 @@ def as_float32_tensor(X):
     return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
 
 
+def principal_axes(X, sample_weight=None, chunk_size=65536):
+    """Weighted PCA of X: ``mean``, ``variances`` (descending) and unit ``components``.
+
+    From the eigendecomposition of the (weighted, biased) covariance, which
+    costs one pass over X in chunks, so a float32 X is never copied whole to
+    float64. Each component's sign makes its largest-magnitude entry positive
+    (as :func:`sklearn.utils.extmath.svd_flip` does), so the result does not
+    depend on the eigensolver.
+    """
+    weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    weight = weight / weight.sum()
+    mean = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], chunk_size):
+        mean += weight[start : start + chunk_size] @ X[start : start + chunk_size]
+    covariance = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, X.shape[0], chunk_size):
+        centred = X[start : start + chunk_size] - mean
+        covariance += (centred * weight[start : start + chunk_size, None]).T @ centred
+    variances, vectors = np.linalg.eigh(covariance)
+    order = np.argsort(variances)[::-1]
+    variances, components = np.maximum(variances[order], 0.0), vectors[:, order].T
+    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    return mean, variances, components * signs[:, None]
+
+
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
 
@@ -139,6 +164,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "init": [StrOptions({"random", "pca"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -203,12 +229,34 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"n_components={self.n_components} must be between 1 and n_features={n_features}."
             )
+        if self.init == "pca" and self.activation not in ("relu", "identity"):
+            raise ValueError(
+                f"init='pca' needs activation='relu' or 'identity', got "
+                f"activation={self.activation!r}."
+            )
         if self.early_stopping and n_samples < 3:
             raise ValueError(
                 f"early_stopping=True needs at least 3 samples to hold out a validation "
                 f"set; got n_samples={n_samples}."
             )
         return X
+
+    def _pca_initializer(self, X, sample_weight):
+        """For ``init="pca"``, the function that sets the module from PCA of X, else None."""
+        if self.init != "pca":
+            return None
+        mean, variances, components = principal_axes(X, sample_weight)
+        k = self.n_components
+        floor = np.finfo(np.float32).eps * max(variances[0], np.finfo(np.float64).tiny)
+        # Residual variance of each feature around the rank-k reconstruction.
+        residual = np.maximum((components[k:] ** 2 * variances[k:, None]).sum(axis=0), floor)
+        kept = np.maximum(variances[:k], floor)
+        activation = self.activation
+
+        def init_module(module):
+            module.init_pca(mean, components[:k], kept, residual, activation)
+
+        return init_module
 
     def _fit(self, X, sample_weight=None):
         X = self._validate_fit_data(X)
@@ -253,7 +301,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        fit_net(net, x, weight, seed)
+        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, sample_weight))
         del x
 
         self.net_ = net

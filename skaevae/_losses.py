@@ -47,6 +47,14 @@ class ReconstructionLoss(nn.Module):
     def forward(self, output, x):
         return squared_error(x, output["x_loc"])
 
+    def batch_mean(self, output, x):
+        """The mean of :meth:`forward` over the batch, in one reduction.
+
+        Every row has the same number of features, so the mean of the rows'
+        means is the mean over all entries.
+        """
+        return (x - output["x_loc"]).square().mean()
+
 
 class ELBOLoss(nn.Module):
     """Per-sample negative evidence lower bound of a VAE, in nats.

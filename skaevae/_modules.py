@@ -61,6 +61,73 @@ def make_mlp(sizes, activation, dropout=0.0):
     return nn.Sequential(*layers)
 
 
+def _linear_layers(module):
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+@torch.no_grad()
+def embed_linear_map(layers, first, last, paired):
+    """Set a chain of ``Linear`` layers to compute ``last(first(x))`` exactly.
+
+    ``first`` is an ``(m, n_in)`` weight and ``(m,)`` bias pair mapping the
+    input to ``m`` channels; ``last`` an ``(n_out, m)`` weight and ``(n_out,)``
+    bias pair mapping the channels to the output. Between consecutive layers
+    sits the activation: with ``paired=True`` (ReLU) each channel ``c``
+    travels as the pair ``relu(c), relu(-c)``, since ``relu(c) - relu(-c) =
+    c``; with ``paired=False`` (identity) as itself. A hidden layer of width
+    ``h`` carries the first ``h // 2`` (paired) or ``h`` channels.
+
+    The remaining hidden units keep their (random) incoming weights, but the
+    structured units read only structured units and the output reads only
+    structured units, so the chain computes the map exactly while the other
+    units are free to learn from the first step on.
+    """
+    (w_first, b_first), (w_last, b_last) = first, last
+    if len(layers) == 1:
+        layers[0].weight.copy_(w_last @ w_first)
+        layers[0].bias.copy_(w_last @ b_first + b_last)
+        return
+    copies = 2 if paired else 1
+    m = w_first.shape[0]
+    for i, layer in enumerate(layers):
+        weight, bias = layer.weight, layer.bias
+        if i == len(layers) - 1:
+            # The output: channel c is relu(c) - relu(-c), read through `last`.
+            weight.zero_()
+            weight[:, :m] = w_last[:, :m]
+            if paired:
+                weight[:, m : 2 * m] = -w_last[:, :m]
+            bias.copy_(b_last)
+            break
+        m_next = min(layer.out_features // copies, m)
+        weight[: copies * m_next] = 0.0
+        bias[: copies * m_next] = 0.0
+        if i == 0:
+            weight[:m_next] = w_first[:m_next]
+            bias[:m_next] = b_first[:m_next]
+        else:
+            index = torch.arange(m_next)
+            weight[index, index] = 1.0
+            if paired:
+                weight[index, index + m] = -1.0
+        if paired:
+            weight[m_next : 2 * m_next] = -weight[:m_next]
+            bias[m_next : 2 * m_next] = -bias[:m_next]
+        m = m_next
+
+
+def _check_pca_activation(activation):
+    if activation not in ("relu", "identity"):
+        raise ValueError(
+            f"init='pca' needs activation='relu' or 'identity', got activation={activation!r}."
+        )
+    return activation == "relu"
+
+
+def _as_tensor(a, like):
+    return torch.as_tensor(a, dtype=like.dtype, device=like.device)
+
+
 class AutoencoderModule(nn.Module):
     """Deterministic autoencoder: ``x → z = f(x) → x̂ = g(z)``.
 
@@ -76,6 +143,32 @@ class AutoencoderModule(nn.Module):
         widths = [n_features, *hidden_layer_sizes, n_components]
         self.encoder = make_mlp(widths, activation, dropout)
         self.decoder = make_mlp(widths[::-1], activation, dropout)
+
+    def init_pca(self, mean, components, variances, noise_variance, activation):
+        """Start from PCA: the network's reconstruction is PCA's, exactly.
+
+        ``components`` (``(n_components, n_features)``, rows orthonormal) and
+        ``mean`` come from the training data; the code is the principal
+        scores ``(x - mean) @ components.T``. Hidden units beyond those that
+        carry the scores keep their random weights, with no effect on the
+        output until training gives them one. ``variances`` and
+        ``noise_variance`` are unused here (see :meth:`VAEModule.init_pca`).
+        """
+        paired = _check_pca_activation(activation)
+        ref = self.encoder[0].weight
+        mean, components = _as_tensor(mean, ref), _as_tensor(components, ref)
+        k = components.shape[0]
+        identity = torch.eye(k, dtype=ref.dtype, device=ref.device)
+        zeros = torch.zeros(k, dtype=ref.dtype, device=ref.device)
+        embed_linear_map(
+            _linear_layers(self.encoder),
+            (components, -components @ mean),
+            (identity, zeros),
+            paired,
+        )
+        embed_linear_map(
+            _linear_layers(self.decoder), (identity, zeros), (components.T, mean), paired
+        )
 
     def encode(self, x):
         """The code of each row, ``(n, n_components)``."""
@@ -124,6 +217,41 @@ class VAEModule(nn.Module):
         h = self.trunk(x)
         # Bounding log σ keeps exp() finite on inputs far from the training data.
         return self.z_loc(h), self.z_log_scale(h).clamp(-10.0, 5.0)
+
+    def init_pca(self, mean, components, variances, noise_variance, activation):
+        """Start from probabilistic PCA (Tipping & Bishop, 1999).
+
+        The posterior mean is the whitened principal scores
+        ``(x - mean) @ components.T / sqrt(variances)``, so the codes of the
+        training data start with unit variance, as the prior N(0, I) asks; the
+        posterior scale of component ``i`` is PPCA's, ``sqrt(noise_variance /
+        variances[i])``; the decoder maps a code back through
+        ``components.T * sqrt(variances)``; and the output scale of each
+        feature is the square root of its residual variance,
+        ``noise_variance`` (a ``(n_features,)`` array).
+        """
+        paired = _check_pca_activation(activation)
+        ref = self.decoder[0].weight
+        mean, components = _as_tensor(mean, ref), _as_tensor(components, ref)
+        scale = torch.sqrt(_as_tensor(variances, ref))
+        noise = _as_tensor(noise_variance, ref)
+        k = components.shape[0]
+        identity = torch.eye(k, dtype=ref.dtype, device=ref.device)
+        zeros = torch.zeros(k, dtype=ref.dtype, device=ref.device)
+        whiten = components / scale[:, None]
+        embed_linear_map(
+            [*_linear_layers(self.trunk), self.z_loc],
+            (whiten, -whiten @ mean),
+            (identity, zeros),
+            paired,
+        )
+        with torch.no_grad():
+            self.z_log_scale.weight.zero_()
+            self.z_log_scale.bias.copy_(0.5 * torch.log(noise.mean() / scale.square()))
+            self.x_log_scale.copy_(0.5 * torch.log(noise).clamp(min=MIN_LOG_SCALE))
+        embed_linear_map(
+            _linear_layers(self.decoder), (identity, zeros), (components.T * scale, mean), paired
+        )
 
     def output_log_scale(self):
         """The decoder's per-feature log output scale, ``(n_features,)``."""

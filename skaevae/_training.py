@@ -204,16 +204,35 @@ class AutoencoderNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         with autocast(self.device, self.precision):
+            if torch.is_tensor(x):
+                # The batches are device tensors already: skip skorch's
+                # to_tensor and Mapping checks, a few microseconds a step.
+                return self.module_(x, **fit_params)
             return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        per_sample = self.criterion_(y_pred, X)
         if y_true is None:
-            return per_sample.mean()
+            # Unweighted: a criterion that can reduce the whole batch at once
+            # saves the per-row reduction and its backward pass.
+            batch_mean = getattr(self.criterion_, "batch_mean", None)
+            if batch_mean is not None:
+                return batch_mean(y_pred, X)
+            return self.criterion_(y_pred, X).mean()
+        per_sample = self.criterion_(y_pred, X)
         # Weights are scaled to mean 1 over the training data, so a plain mean
         # is the weighted mean over the epoch, and a batch whose rows all have
         # weight zero contributes zero rather than 0 / 0.
         return (per_sample * y_true).mean()
+
+    def train_step_single(self, batch, **fit_params):
+        # skorch's, without unpack_data and to_tensor: a batch is always the
+        # (x, weight) pair of device tensors made by TensorBatchIterator.
+        self._set_training(True)
+        x, weight = batch
+        y_pred = self.infer(x, **fit_params)
+        loss = self.get_loss(y_pred, weight, X=x, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
         # One optimiser step without skorch's closure and step accumulator:
@@ -402,8 +421,11 @@ def _uncompile(net):
             setattr(net, name + "_", module._orig_mod)
 
 
-def fit_net(net, x, weight, seed):
+def fit_net(net, x, weight, seed, init_module=None):
     """Initialise and train ``net`` on tensor ``x`` with torch's RNG forked.
+
+    ``init_module``, if given, is called with the freshly initialised module
+    before training (``init="pca"``).
 
     Parameter initialisation, shuffling, dropout and the VAE's reparameterised
     draws all use torch's default generator, seeded here with ``seed`` inside
@@ -426,7 +448,11 @@ def fit_net(net, x, weight, seed):
             with torch.cuda.device(device):
                 torch.cuda.manual_seed(seed)
         try:
-            net.fit(TensorData(x, weight), None)
+            # NeuralNet.fit is initialize() followed by partial_fit().
+            net.initialize()
+            if init_module is not None:
+                init_module(getattr(net.module_, "_orig_mod", net.module_))
+            net.partial_fit(TensorData(x, weight), None)
         finally:
             if net.compile:
                 _uncompile(net)

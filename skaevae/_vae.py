@@ -60,6 +60,21 @@ class VAETransformer(BaseAutoencoder):
         posterior onto the prior (posterior collapse). ``0`` disables it.
         Early stopping and the convergence check start after the warm-up.
 
+    init : {"random", "pca"}, default="random"
+        How the network's weights start. ``"random"`` is torch's default
+        initialisation. ``"pca"`` starts from PCA of the (weighted) training
+        data: the initial network reconstructs each row exactly as
+        :class:`~sklearn.decomposition.PCA` with ``n_components`` does
+        (through ReLU layers, a hidden layer of width ``h`` carries ``h // 2``
+        principal scores), and training refines it from there. Hidden units
+        not needed to carry the scores keep random weights, so the network can
+        still learn what PCA cannot. Fits then depend much less on
+        ``random_state`` (as for :class:`~sklearn.manifold.TSNE`'s
+        ``init="pca"``). Needs ``activation="relu"`` or ``"identity"``.
+        The encoder starts as probabilistic PCA (whitened scores as the
+        posterior mean, PPCA's posterior scale, per-feature residual scale as
+        the decoder's output scale).
+
     max_iter : int, default=200
         Maximum number of epochs.
 
@@ -201,6 +216,7 @@ class VAETransformer(BaseAutoencoder):
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
+        init="random",
         beta=1.0,
         kl_warmup=10,
         max_iter=200,
@@ -222,6 +238,7 @@ class VAETransformer(BaseAutoencoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.init = init
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.max_iter = max_iter

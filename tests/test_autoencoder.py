@@ -94,3 +94,37 @@ def test_latent_gaussian_is_fitted_to_training_codes(default_ae, digits_split):
     np.testing.assert_allclose(
         default_ae.latent_covariance_, np.cov(Z, rowvar=False), rtol=1e-4, atol=1e-4
     )
+
+
+def test_pca_init_starts_from_pca_and_depends_less_on_the_seed(digits_split):
+    # After 3 epochs on held-out digits: from PCA, the autoencoder is already
+    # better than PCA with as many components; from a random start it is far
+    # behind, and its error varies several times more from seed to seed.
+    X_train, X_test = digits_split[:2]
+    pca = PCA(n_components=8).fit(X_train)
+    pca_error = np.mean(np.square(X_test - pca.inverse_transform(pca.transform(X_test))))
+    errors = {}
+    for init in ("random", "pca"):
+        errors[init] = np.array(
+            [
+                _held_out_mse(
+                    AutoencoderTransformer(
+                        n_components=8, init=init, max_iter=3, random_state=seed, device="cpu"
+                    ).fit(X_train),
+                    X_test,
+                )
+                for seed in range(3)
+            ]
+        )
+    assert errors["pca"].max() < pca_error < errors["random"].min()
+    assert errors["pca"].std() < errors["random"].std() / 3
+
+
+def test_pca_init_needs_relu_or_identity(small_X):
+    ae = AutoencoderTransformer(init="pca", activation="tanh", max_iter=1)
+    with pytest.raises(ValueError, match="init='pca' needs activation='relu' or 'identity'"):
+        ae.fit(small_X)
+
+
+def _held_out_mse(model, X):
+    return np.mean(np.square(X - model.inverse_transform(model.transform(X))))

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import pytest
 import torch
 
 from skaevae._losses import gaussian_log_prob
@@ -65,3 +67,52 @@ def test_output_scale_has_a_floor():
     with torch.no_grad():
         module.x_log_scale.fill_(-50.0)
     assert module.output_log_scale().min().item() > -7.0
+
+
+def _pca_of_digits(n_components):
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_digits().data).astype("float32")
+    return X, PCA(n_components).fit(X)
+
+
+@pytest.mark.parametrize("cls", [AutoencoderModule, VAEModule], ids=["ae", "vae"])
+@pytest.mark.parametrize(
+    "hidden, activation",
+    [((), "relu"), ((32,), "relu"), ((32, 16), "relu"), ((16,), "identity")],
+)
+def test_init_pca_reconstructs_exactly_as_pca(cls, hidden, activation):
+    X, pca = _pca_of_digits(6)
+    module = cls(64, 6, hidden, activation).eval()
+    module.init_pca(
+        pca.mean_, pca.components_, pca.explained_variance_, np.full(64, 0.5), activation
+    )
+    with torch.no_grad():
+        code = module.encode(torch.from_numpy(X))
+        code = code[0] if isinstance(code, tuple) else code
+        recon = module.decode(code).numpy()
+    np.testing.assert_allclose(recon, pca.inverse_transform(pca.transform(X)), atol=1e-4)
+    scores = pca.transform(X)
+    if cls is VAEModule:
+        # The VAE's posterior mean is the whitened scores, as the prior expects.
+        scores = scores / np.sqrt(pca.explained_variance_)
+    np.testing.assert_allclose(code.numpy(), scores, atol=1e-4)
+
+
+def test_init_pca_carries_half_the_width_of_a_narrow_relu_layer():
+    # A ReLU layer of width 6 carries 3 scores as (relu(s), relu(-s)) pairs.
+    X, pca6 = _pca_of_digits(6)
+    _, pca3 = _pca_of_digits(3)
+    module = AutoencoderModule(64, 6, (6,), "relu").eval()
+    module.init_pca(pca6.mean_, pca6.components_, pca6.explained_variance_, None, "relu")
+    with torch.no_grad():
+        recon = module.decode(module.encode(torch.from_numpy(X))).numpy()
+    np.testing.assert_allclose(recon, pca3.inverse_transform(pca3.transform(X)), atol=1e-4)
+
+
+def test_init_pca_needs_relu_or_identity():
+    module = AutoencoderModule(4, 2, (8,), "tanh")
+    with pytest.raises(ValueError, match="init='pca' needs activation='relu' or 'identity'"):
+        module.init_pca(np.zeros(4), np.eye(4)[:2], np.ones(2), None, "tanh")

@@ -110,3 +110,19 @@ def test_kl_warmup_schedule_is_recorded():
     no_warmup = clone(vae).set_params(kl_warmup=0).fit(X)
     assert vae.loss_curve_[0] < no_warmup.loss_curve_[0]
     assert vae.loss_curve_ != no_warmup.loss_curve_
+
+
+def test_pca_init_starts_from_probabilistic_pca(digits_split):
+    # From PPCA's solution, 3 epochs already give a better held-out
+    # log-likelihood than PCA's own (PCA.score); from a random start, not yet.
+    X_train, X_test = digits_split[:2]
+    pca_score = PCA(n_components=8).fit(X_train).score(X_test)
+    scores = {
+        init: VAETransformer(
+            n_components=8, init=init, max_iter=3, random_state=0, device="cpu"
+        )
+        .fit(X_train)
+        .score(X_test)
+        for init in ("random", "pca")
+    }
+    assert scores["random"] < pca_score < scores["pca"]
