@@ -53,9 +53,9 @@ for row in X.index[worst]:
 # %%
 # The attributions of those rows as a heat map: a bright cell is a feature the
 # model could not predict from the others. Attributions split the
-# reconstruction part of the score; a row flagged mostly by the latent part
-# (extreme along the structure the model learned, yet well reconstructed) has
-# small attributions throughout.
+# reconstruction term of the score; a row flagged by the latent term (extreme
+# along the structure the model learned, yet well reconstructed) has small
+# attributions throughout.
 top_features = attributions.loc[X.index[worst]].sum().nlargest(10).index
 fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
 image = ax.imshow(attributions.loc[X.index[worst], top_features], cmap="magma")

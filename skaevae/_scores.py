@@ -34,10 +34,17 @@ def latent_statistics(Z, weight=None):
 
 
 def mahalanobis_squared(Z, mean, precision):
-    """``(z - mean)ᵀ precision (z - mean)`` of each row, shape ``(n_samples,)``."""
+    """``(z - mean)ᵀ precision (z - mean)`` of each row, shape ``(n_samples,)``.
+
+    Computed with element-wise products summed along each row, never a matrix
+    product: BLAS and ``einsum`` pick their kernels by the number of rows,
+    which changes the last bit of a row's result, and a row's score must not
+    depend on the rows that come with it.
+    """
     centred = Z - mean
+    projected = np.stack([(centred * row).sum(axis=1) for row in precision], axis=1)
     # Never negative in exact arithmetic; clip the rounding error.
-    return np.maximum(np.einsum("ij,jk,ik->i", centred, precision, centred), 0.0)
+    return np.maximum((projected * centred).sum(axis=1), 0.0)
 
 
 def weighted_median(values, weight=None):

@@ -86,11 +86,33 @@ def test_attributions_sum_to_reconstruction_term(data, method):
     assert (attributions >= 0).all()
     anomaly = -detector.score_samples(data)
     if method == "combined":
-        # The rest of the score is the latent term, computed here from the codes.
+        # The combined score is the larger of the two terms: where the
+        # reconstruction term is the larger, the row sums equal the score;
+        # elsewhere they are below it, and the latent term is the score.
         codes = detector.estimator_.transform(data)
         latent = mahalanobis_squared(codes, detector.latent_mean_, detector.latent_precision_)
-        anomaly = anomaly - latent / detector.latent_median_
+        latent = latent / detector.latent_median_
+        totals = attributions.sum(axis=1)
+        by_reconstruction = totals >= latent
+        assert 0 < by_reconstruction.sum() < len(data)
+        np.testing.assert_allclose(totals[by_reconstruction], anomaly[by_reconstruction], rtol=1e-6)
+        np.testing.assert_allclose(latent[~by_reconstruction], anomaly[~by_reconstruction], rtol=1e-6)
+        assert (totals[~by_reconstruction] <= anomaly[~by_reconstruction]).all()
+        return
     np.testing.assert_allclose(attributions.sum(axis=1), anomaly, rtol=1e-6, atol=1e-9)
+
+
+def test_default_detector_screens_with_pca_and_fits_the_network_once(data):
+    detector = OutlierDetector(random_state=0).fit(data)
+    network = detector.estimator_[-1]
+    assert network.init == "pca"
+    # Fitted once, on the support only: 80 % of the rows, the shifted ones out.
+    assert detector.support_.sum() == 160
+    assert not detector.support_[:6].any()
+    assert network.n_features_in_ == data.shape[1]
+    # The support is PCA's choice, so it does not depend on the seed.
+    other = OutlierDetector(random_state=1).fit(data)
+    np.testing.assert_array_equal(other.support_, detector.support_)
 
 
 def test_attributions_point_at_the_perturbed_feature():
