@@ -61,19 +61,15 @@ class VAETransformer(BaseAutoencoder):
         Early stopping and the convergence check start after the warm-up.
 
     init : {"random", "pca"}, default="random"
-        How the network's weights start. ``"random"`` is torch's default
-        initialisation. ``"pca"`` starts from PCA of the (weighted) training
-        data: the initial network reconstructs each row exactly as
-        :class:`~sklearn.decomposition.PCA` with ``n_components`` does
-        (through ReLU layers, a hidden layer of width ``h`` carries ``h // 2``
-        principal scores), and training refines it from there. Hidden units
-        not needed to carry the scores keep random weights, so the network can
-        still learn what PCA cannot. Fits then depend much less on
-        ``random_state`` (as for :class:`~sklearn.manifold.TSNE`'s
-        ``init="pca"``). Needs ``activation="relu"`` or ``"identity"``.
-        The encoder starts as probabilistic PCA (whitened scores as the
-        posterior mean, PPCA's posterior scale, per-feature residual scale as
-        the decoder's output scale).
+        How the weights start: torch's random initialisation, or
+        probabilistic PCA of the (weighted) training data, ``"pca"``. The
+        posterior mean then starts as the whitened principal scores, the
+        posterior scale as PPCA's, the output scale of each feature as its
+        residual scale, and the decoder mean reconstructs each row as
+        :class:`~sklearn.decomposition.PCA` with ``n_components`` does, so
+        fits depend much less on ``random_state``. A ReLU hidden layer of
+        width ``h`` carries ``h // 2`` scores; its other units keep random
+        weights. Needs ``activation="relu"`` or ``"identity"``.
 
     max_iter : int, default=200
         Maximum number of epochs.

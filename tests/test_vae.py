@@ -118,9 +118,7 @@ def test_pca_init_starts_from_probabilistic_pca(digits_split):
     X_train, X_test = digits_split[:2]
     pca_score = PCA(n_components=8).fit(X_train).score(X_test)
     scores = {
-        init: VAETransformer(
-            n_components=8, init=init, max_iter=3, random_state=0, device="cpu"
-        )
+        init: VAETransformer(n_components=8, init=init, max_iter=3, random_state=0, device="cpu")
         .fit(X_train)
         .score(X_test)
         for init in ("random", "pca")
