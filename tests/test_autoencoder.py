@@ -128,3 +128,16 @@ def test_pca_init_needs_relu_or_identity(small_X):
 
 def _held_out_mse(model, X):
     return np.mean(np.square(X - model.inverse_transform(model.transform(X))))
+
+
+def test_pca_init_codes_are_the_principal_scores(digits_split):
+    # A negligible step size leaves the network at its start: codes are PCA's
+    # scores, up to the sign of each component.
+    X_train = digits_split[0]
+    ae = AutoencoderTransformer(
+        n_components=4, init="pca", max_iter=1, learning_rate_init=1e-12, device="cpu"
+    ).fit(X_train)
+    scores = PCA(n_components=4).fit(X_train).transform(X_train)
+    codes = ae.transform(X_train)
+    signs = np.sign((codes * scores).sum(axis=0))
+    np.testing.assert_allclose(codes * signs, scores, atol=1e-3)

@@ -96,3 +96,13 @@ def test_global_rng_untouched_on_gpu(X):
     state = torch.cuda.get_rng_state()
     AutoencoderTransformer(**FAST, max_iter=1).fit(X)
     assert torch.equal(torch.cuda.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_pca_init_on_gpu_matches_cpu(Estimator, X):
+    # With a negligible step size the fit stays at its PCA start, which is
+    # computed on the host and copied to the device's parameters.
+    params = {**FAST, "init": "pca", "max_iter": 1, "learning_rate_init": 1e-12}
+    gpu = Estimator(**params).fit(X)
+    cpu = Estimator(**{**params, "device": "cpu"}).fit(X)
+    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), atol=1e-3)
