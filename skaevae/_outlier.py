@@ -132,8 +132,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         a row is an outlier when its anomaly score (``-score_samples``) lies
         above the upper Tukey fence of the training rows' anomaly scores,
         ``Q3 + 1.5 (Q3 - Q1)``, the usual boxplot rule. The fraction this
-        flags depends on the data: with the default estimator, 6 to 19 % of
-        the training rows (median 12 %) on the 16 ADBench data sets of the
+        flags depends on the data: with the default estimator, 6 to 20 % of
+        the training rows (median 13 %) on the 16 ADBench data sets of the
         benchmark. Pass a float when the expected fraction is known.
 
     support_fraction : float or None, default=0.8
