@@ -216,14 +216,22 @@ def plot(table, order, path):
     cpu = table.groupby("method")["cpu_seconds"].sum()
     for i, method in enumerate(order):
         right.scatter(cpu[method], means[method], marker=markers[i % len(markers)], s=80)
+        # The first method's label above its point, the others below; a label
+        # goes to the left of its point when a slower method sits close to
+        # its right, so that neighbouring labels do not overlap.
+        crowded = any(
+            0 < np.log10(cpu[other] / cpu[method]) < 0.8
+            and abs(means[other] - means[method]) < 0.03
+            for other in order
+            if other != method
+        )
         right.annotate(
             f"{method}\nAP {precision[method]:.3f}",
             (cpu[method], means[method]),
             textcoords="offset points",
-            # The first method's label above its point, the others below,
-            # so that the two skaevae points, close together, stay legible.
-            xytext=(6, 6) if i == 0 else (6, -6),
+            xytext=(-6 if crowded and i else 6, 6 if i == 0 else -6),
             fontsize=9,
+            ha="right" if crowded and i else "left",
             va="bottom" if i == 0 else "top",
         )
     right.set_xscale("log")
