@@ -24,6 +24,7 @@ Writes ``benchmarks/results/anomaly_adbench.{csv,md,png}``.
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -283,8 +284,8 @@ def main(argv=None):
     available = methods(include_pyod)
     order = [m for m in available if not args.methods or m in args.methods]
     output.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/anomaly_adbench.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:])
+    command = shlex.join(
+        ["python", "benchmarks/anomaly_adbench.py", *(argv if argv is not None else sys.argv[1:])]
     )
 
     rows = []

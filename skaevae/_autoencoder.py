@@ -47,7 +47,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         still learn what PCA cannot. Fits then depend much less on
         ``random_state`` (as for :class:`~sklearn.manifold.TSNE`'s
         ``init="pca"``). Needs ``activation="relu"`` or ``"identity"``.
-        The code starts as the principal scores.
+        The code starts as the principal scores (as many as the narrowest
+        hidden layer carries; the other code dimensions start at zero).
 
     max_iter : int, default=200
         Maximum number of epochs.

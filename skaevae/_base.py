@@ -247,10 +247,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return None
         mean, variances, components = principal_axes(X, sample_weight)
         k = self.n_components
-        floor = np.finfo(np.float32).eps * max(variances[0], np.finfo(np.float64).tiny)
+        # Variances below this are rounding noise; it stays a normal float32
+        # even for constant X, so logarithms and divisions stay finite.
+        floor = max(np.finfo(np.float32).eps * variances[0], np.finfo(np.float32).tiny)
         # Residual variance of each feature around the rank-k reconstruction.
         residual = np.maximum((components[k:] ** 2 * variances[k:, None]).sum(axis=0), floor)
-        kept = np.maximum(variances[:k], floor)
+        # A direction without variance is not whitened (scale 1, not 1 / 0).
+        kept = np.where(variances[:k] > floor, variances[:k], 1.0)
         activation = self.activation
 
         def init_module(module):

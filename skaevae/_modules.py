@@ -219,16 +219,20 @@ class VAEModule(nn.Module):
         return self.z_loc(h), self.z_log_scale(h).clamp(-10.0, 5.0)
 
     def init_pca(self, mean, components, variances, noise_variance, activation):
-        """Start from probabilistic PCA (Tipping & Bishop, 1999).
+        """Start close to probabilistic PCA (Tipping & Bishop, 1999).
 
         The posterior mean is the whitened principal scores
         ``(x - mean) @ components.T / sqrt(variances)``, so the codes of the
         training data start with unit variance, as the prior N(0, I) asks; the
-        posterior scale of component ``i`` is PPCA's, ``sqrt(noise_variance /
-        variances[i])``; the decoder maps a code back through
+        posterior scale of component ``i`` is ``sqrt(mean(noise_variance) /
+        variances[i])``, PPCA's form; the decoder maps a code back through
         ``components.T * sqrt(variances)``; and the output scale of each
         feature is the square root of its residual variance,
-        ``noise_variance`` (a ``(n_features,)`` array).
+        ``noise_variance`` (a ``(n_features,)`` array). It differs from the
+        PPCA solution in two details: PPCA's noise is one variance (the
+        discarded variance over ``n_features - n_components``, not a mean
+        over all features), and its decoder uses ``sqrt(variances - noise)``,
+        so that the decoder mean reconstructs exactly as PCA does here.
         """
         paired = _check_pca_activation(activation)
         ref = self.decoder[0].weight

@@ -6,7 +6,7 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, _fit_context, clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from ._autoencoder import AutoencoderTransformer
-from ._base import check_sample_weight, draw_seed
+from ._base import check_sample_weight, draw_seed, principal_axes
 from ._scores import latent_statistics, mahalanobis_squared, weighted_median
 from ._threads import limit_torch_threads
 from ._vae import VAETransformer
@@ -70,6 +70,24 @@ def _blockwise(fn, X):
             block = np.concatenate([block, np.repeat(block[:1], SCORE_BLOCK_SIZE - n, axis=0)])
         parts.append([np.asarray(out)[:n] for out in fn(block)])
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+class _WeightedPCA(TransformerMixin, BaseEstimator):
+    """PCA that accepts ``sample_weight``: the screen of a weighted fit."""
+
+    def __init__(self, n_components):
+        self.n_components = n_components
+
+    def fit(self, X, y=None, sample_weight=None):
+        mean, _, components = principal_axes(np.asarray(X, dtype=np.float64), sample_weight)
+        self.mean_, self.components_ = mean, components[: self.n_components]
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) @ self.components_.T
+
+    def inverse_transform(self, Z):
+        return Z @ self.components_ + self.mean_
 
 
 def _has_reconstruction(estimator):
@@ -134,7 +152,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         ``Q3 + 1.5 (Q3 - Q1)``, the usual boxplot rule. The fraction this
         flags depends on the data: with the default estimator, 6 to 20 % of
         the training rows (median 13 %) on the 16 ADBench data sets of the
-        benchmark. Pass a float when the expected fraction is known.
+        benchmark (``benchmarks/auto_contamination.py``). Pass a float when
+        the expected fraction is known.
 
     support_fraction : float or None, default=0.8
         Training that tolerates contaminated data: a screening model is
@@ -275,17 +294,18 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             params["kl_warmup"] = max(1, n_epochs // 4)
         return make_pipeline(StandardScaler(), cls(**params))
 
-    def _make_screen(self, n_samples, n_features, seed):
+    def _make_screen(self, n_samples, n_features, seed, weighted):
         """The model whose scores choose the support rows for the final fit.
 
         For the default networks, PCA with the same code width: deterministic,
-        and a single pass over the data, so the network is trained once. An
-        estimator object screens for itself (it is fitted twice).
+        and a single pass over the data, so the network is trained once (with
+        ``sample_weight``, a weighted PCA, since sklearn's takes no weights).
+        An estimator object screens for itself (it is fitted twice).
         """
         if self._is_default():
-            return make_pipeline(
-                StandardScaler(), PCA(n_components=default_n_components(n_features))
-            )
+            n_components = min(default_n_components(n_features), n_samples)
+            pca = _WeightedPCA(n_components) if weighted else PCA(n_components=n_components)
+            return make_pipeline(StandardScaler(), pca)
         return self._make_estimator(n_samples, n_features, seed)
 
     def _is_default(self):
@@ -403,7 +423,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             # Screen, then fit on the rows the screening model finds most
             # normal. Ties at the cut are all kept, so the support never
             # depends on row order.
-            screen = self._make_screen(n_samples, n_features, seed)
+            screen = self._make_screen(
+                n_samples, n_features, seed, weighted=sample_weight is not None
+            )
             self.method_ = self._resolve_method(screen)
             self.estimator_ = self._fit_estimator(screen, X, sample_weight)
             self._fit_statistics(X, sample_weight)

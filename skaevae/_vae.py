@@ -61,8 +61,8 @@ class VAETransformer(BaseAutoencoder):
         Early stopping and the convergence check start after the warm-up.
 
     init : {"random", "pca"}, default="random"
-        How the weights start: torch's random initialisation, or
-        probabilistic PCA of the (weighted) training data, ``"pca"``. The
+        How the weights start: torch's random initialisation, or, with
+        ``"pca"``, close to probabilistic PCA of the (weighted) training data. The
         posterior mean then starts as the whitened principal scores, the
         posterior scale as PPCA's, the output scale of each feature as its
         residual scale, and the decoder mean reconstructs each row as

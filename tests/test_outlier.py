@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
+from skaevae._outlier import _WeightedPCA
 from skaevae._scores import mahalanobis_squared
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
@@ -103,14 +104,21 @@ def test_attributions_sum_to_reconstruction_term(data, method):
     np.testing.assert_allclose(attributions.sum(axis=1), anomaly, rtol=1e-6, atol=1e-9)
 
 
-def test_default_detector_screens_with_pca_and_fits_the_network_once(data):
+def test_default_detector_screens_with_pca_and_fits_the_network_once(data, monkeypatch):
+    fitted_rows = []
+    fit = AutoencoderTransformer.fit
+
+    def counting_fit(self, X, *args, **kwargs):
+        fitted_rows.append(len(X))
+        return fit(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(AutoencoderTransformer, "fit", counting_fit)
     detector = OutlierDetector(random_state=0).fit(data)
-    network = detector.estimator_[-1]
-    assert network.init == "pca"
-    # Fitted once, on the support only: 80 % of the rows, the shifted ones out.
+    assert detector.estimator_[-1].init == "pca"
+    # One network fit, on the support only: 80 % of the rows, the shifted ones out.
+    assert fitted_rows == [160]
     assert detector.support_.sum() == 160
     assert not detector.support_[:6].any()
-    assert network.n_features_in_ == data.shape[1]
     # The support is PCA's choice, so it does not depend on the seed.
     other = OutlierDetector(random_state=1).fit(data)
     np.testing.assert_array_equal(other.support_, detector.support_)
@@ -216,3 +224,29 @@ def test_latent_term_catches_rows_extreme_along_the_manifold():
     assert rank["reconstruction"] > 100
     assert rank["latent"] == 0
     assert rank["combined"] == 0
+
+
+@pytest.mark.parametrize("kind", ["autoencoder", "vae"])
+def test_default_detectors_fit_when_most_rows_are_identical(kind):
+    # 90 % identical rows: the support the screen keeps is constant after scaling.
+    X = np.zeros((100, 4))
+    X[90:] = np.random.RandomState(0).normal(size=(10, 4))
+    scores = OutlierDetector(kind, random_state=0).fit(X).score_samples(X)
+    assert np.isfinite(scores).all()
+    assert scores[90:].max() < scores[:90].min()
+
+
+def test_weighted_screen_is_pca_of_the_weighted_rows(data):
+    # With sample_weight the default detector screens with a weighted PCA:
+    # integer weights act as repeated rows, zero weights as absent ones.
+    weight = np.r_[np.zeros(50), np.full(100, 2.0), np.ones(50)]
+    repeated = np.concatenate([data[50:150], data[50:150], data[150:]])
+    screen = _WeightedPCA(3).fit(data, sample_weight=weight)
+    pca = PCA(n_components=3).fit(repeated)
+    signs = np.sign((screen.components_ * pca.components_).sum(axis=1))
+    np.testing.assert_allclose(screen.components_ * signs[:, None], pca.components_, atol=1e-10)
+    np.testing.assert_allclose(screen.mean_, pca.mean_)
+    # End to end: the shifted rows 0-5 weigh nothing, yet are screened out.
+    detector = OutlierDetector(random_state=0).fit(data, sample_weight=weight)
+    assert detector.support_.sum() == 160
+    assert not detector.support_[:6].any()

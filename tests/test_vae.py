@@ -124,3 +124,12 @@ def test_pca_init_starts_from_probabilistic_pca(digits_split):
         for init in ("random", "pca")
     }
     assert scores["random"] < pca_score < scores["pca"]
+
+
+def test_pca_init_fits_constant_data():
+    # No variance to whiten by: the start must stay finite, not divide by zero.
+    X = np.ones((40, 3))
+    vae = VAETransformer(init="pca", hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    vae.fit(X)
+    assert np.isfinite(vae.transform(X)).all()
+    assert np.isfinite(vae.score_samples(X)).all()
