@@ -111,25 +111,35 @@ def as_float32_tensor(X):
 def principal_axes(X, sample_weight=None, chunk_size=65536):
     """Weighted PCA of X: ``mean``, ``variances`` (descending) and unit ``components``.
 
-    From the eigendecomposition of the (weighted, biased) covariance, which
-    costs one pass over X in chunks, so a float32 X is never copied whole to
-    float64. Each component's sign makes its largest-magnitude entry positive
-    (as :func:`sklearn.utils.extmath.svd_flip` does), so the result does not
-    depend on the eigensolver.
+    With at least as many rows as features, from the eigendecomposition of
+    the (weighted, biased) covariance, which costs one pass over X in chunks,
+    so a float32 X is never copied whole to float64. With fewer rows than
+    features, from the SVD of the weighted, centred rows instead (``n² d``
+    rather than ``d³``), which gives ``n_samples`` components: the other
+    directions have no variance. Each component's sign makes
+    its largest-magnitude entry positive (as :func:`sklearn.utils.extmath.svd_flip`
+    does), so the result does not depend on the solver.
     """
-    weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    n_samples, n_features = X.shape
+    weight = np.ones(n_samples) if sample_weight is None else sample_weight
     weight = weight / weight.sum()
-    mean = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], chunk_size):
+    mean = np.zeros(n_features)
+    for start in range(0, n_samples, chunk_size):
         mean += weight[start : start + chunk_size] @ X[start : start + chunk_size]
-    covariance = np.zeros((X.shape[1], X.shape[1]))
-    for start in range(0, X.shape[0], chunk_size):
-        centred = X[start : start + chunk_size] - mean
-        covariance += (centred * weight[start : start + chunk_size, None]).T @ centred
-    variances, vectors = np.linalg.eigh(covariance)
-    order = np.argsort(variances)[::-1]
-    variances, components = np.maximum(variances[order], 0.0), vectors[:, order].T
-    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    if n_samples < n_features:
+        scaled = (X - mean) * np.sqrt(weight)[:, None]
+        _, singular_values, components = np.linalg.svd(scaled, full_matrices=False)
+        variances = singular_values**2
+    else:
+        covariance = np.zeros((n_features, n_features))
+        for start in range(0, n_samples, chunk_size):
+            centred = X[start : start + chunk_size] - mean
+            covariance += (centred * weight[start : start + chunk_size, None]).T @ centred
+        variances, vectors = np.linalg.eigh(covariance)
+        order = np.argsort(variances)[::-1]
+        variances, components = np.maximum(variances[order], 0.0), vectors[:, order].T
+    largest = components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
+    signs = np.where(largest < 0, -1.0, 1.0)
     return mean, variances, components * signs[:, None]
 
 
@@ -247,6 +257,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return None
         mean, variances, components = principal_axes(X, sample_weight)
         k = self.n_components
+        if len(components) < k:
+            # Fewer rows than components: the missing directions have no
+            # variance, and zero rows give their codes zero weight.
+            missing = k - len(components)
+            components = np.vstack([components, np.zeros((missing, components.shape[1]))])
+            variances = np.concatenate([variances, np.zeros(missing)])
         # Variances below this are rounding noise; it stays a normal float32
         # even for constant X, so logarithms and divisions stay finite.
         floor = max(np.finfo(np.float32).eps * variances[0], np.finfo(np.float32).tiny)

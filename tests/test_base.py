@@ -381,3 +381,36 @@ def test_sample_weight_focuses_the_fit_and_tolerates_zero_weight_batches():
 def test_invalid_device_string_is_a_clear_error(fast_estimator, small_X):
     with pytest.raises(ValueError, match="device='gpu' is not a valid device"):
         fast_estimator.set_params(device="gpu").fit(small_X)
+
+
+@pytest.mark.parametrize("shape", [(30, 80), (200, 10)], ids=["wide", "tall"])
+def test_principal_axes_match_pca(shape):
+    # The covariance path (tall X) and the SVD path (wide X) both give PCA's
+    # components and (biased) variances, with weights acting as repeated rows.
+    from sklearn.decomposition import PCA
+
+    from skaevae._base import principal_axes
+
+    rng = np.random.RandomState(0)
+    n, d = shape
+    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+    weight = rng.randint(0, 3, size=n).astype(float)
+    mean, variances, components = principal_axes(X, weight)
+    repeated = np.repeat(X, weight.astype(int), axis=0)
+    pca = PCA().fit(repeated)
+    # Compare the directions that carry variance: the rank of the centred rows.
+    r = min(int((weight > 0).sum()), d) - 1
+    signs = np.sign((components[:r] * pca.components_[:r]).sum(axis=1))
+    np.testing.assert_allclose(components[:r] * signs[:, None], pca.components_[:r], atol=1e-8)
+    biased = pca.explained_variance_[:r] * (len(repeated) - 1) / len(repeated)
+    np.testing.assert_allclose(variances[:r], biased, rtol=1e-8)
+    np.testing.assert_allclose(mean, pca.mean_)
+
+
+def test_pca_init_with_more_components_than_rows():
+    from skaevae import AutoencoderTransformer, VAETransformer
+
+    X = np.random.RandomState(0).normal(size=(5, 12))
+    for cls in (AutoencoderTransformer, VAETransformer):
+        model = cls(n_components=8, init="pca", max_iter=2, random_state=0).fit(X)
+        assert np.isfinite(model.transform(X)).all()
