@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._modules import ACTIVATIONS
+from ._modules import ACTIVATIONS, check_pca_activation
 from ._training import (
     PRECISIONS,
     autocast,
@@ -239,11 +239,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"n_components={self.n_components} must be between 1 and n_features={n_features}."
             )
-        if self.init == "pca" and self.activation not in ("relu", "identity"):
-            raise ValueError(
-                f"init='pca' needs activation='relu' or 'identity', got "
-                f"activation={self.activation!r}."
-            )
+        if self.init == "pca":
+            check_pca_activation(self.activation)
         if self.early_stopping and n_samples < 3:
             raise ValueError(
                 f"early_stopping=True needs at least 3 samples to hold out a validation "

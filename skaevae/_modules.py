@@ -116,7 +116,8 @@ def embed_linear_map(layers, first, last, paired):
         m = m_next
 
 
-def _check_pca_activation(activation):
+def check_pca_activation(activation):
+    """Raise unless ``init="pca"`` can start a network with ``activation``; True for ReLU."""
     if activation not in ("relu", "identity"):
         raise ValueError(
             f"init='pca' needs activation='relu' or 'identity', got activation={activation!r}."
@@ -126,6 +127,22 @@ def _check_pca_activation(activation):
 
 def _as_tensor(a, like):
     return torch.as_tensor(a, dtype=like.dtype, device=like.device)
+
+
+def _embed_pca(encoder_layers, decoder_layers, mean, components, scale, paired):
+    """Set the encoder to ``(x - mean) @ components.T / scale`` and the decoder back.
+
+    The decoder maps a code ``z`` to ``mean + (z * scale) @ components``, so
+    the two together reconstruct as PCA does. ``scale`` is ones for the
+    autoencoder (codes are the principal scores) and the scores' standard
+    deviations for the VAE (codes are whitened).
+    """
+    k = components.shape[0]
+    identity = torch.eye(k, dtype=components.dtype, device=components.device)
+    zeros = torch.zeros(k, dtype=components.dtype, device=components.device)
+    whiten = components / scale[:, None]
+    embed_linear_map(encoder_layers, (whiten, -whiten @ mean), (identity, zeros), paired)
+    embed_linear_map(decoder_layers, (identity, zeros), (components.T * scale, mean), paired)
 
 
 class AutoencoderModule(nn.Module):
@@ -154,20 +171,17 @@ class AutoencoderModule(nn.Module):
         output until training gives them one. ``variances`` and
         ``noise_variance`` are unused here (see :meth:`VAEModule.init_pca`).
         """
-        paired = _check_pca_activation(activation)
+        paired = check_pca_activation(activation)
         ref = self.encoder[0].weight
         mean, components = _as_tensor(mean, ref), _as_tensor(components, ref)
-        k = components.shape[0]
-        identity = torch.eye(k, dtype=ref.dtype, device=ref.device)
-        zeros = torch.zeros(k, dtype=ref.dtype, device=ref.device)
-        embed_linear_map(
+        unit = torch.ones(components.shape[0], dtype=ref.dtype, device=ref.device)
+        _embed_pca(
             _linear_layers(self.encoder),
-            (components, -components @ mean),
-            (identity, zeros),
+            _linear_layers(self.decoder),
+            mean,
+            components,
+            unit,
             paired,
-        )
-        embed_linear_map(
-            _linear_layers(self.decoder), (identity, zeros), (components.T, mean), paired
         )
 
     def encode(self, x):
@@ -234,28 +248,23 @@ class VAEModule(nn.Module):
         over all features), and its decoder uses ``sqrt(variances - noise)``,
         so that the decoder mean reconstructs exactly as PCA does here.
         """
-        paired = _check_pca_activation(activation)
+        paired = check_pca_activation(activation)
         ref = self.decoder[0].weight
         mean, components = _as_tensor(mean, ref), _as_tensor(components, ref)
         scale = torch.sqrt(_as_tensor(variances, ref))
         noise = _as_tensor(noise_variance, ref)
-        k = components.shape[0]
-        identity = torch.eye(k, dtype=ref.dtype, device=ref.device)
-        zeros = torch.zeros(k, dtype=ref.dtype, device=ref.device)
-        whiten = components / scale[:, None]
-        embed_linear_map(
+        _embed_pca(
             [*_linear_layers(self.trunk), self.z_loc],
-            (whiten, -whiten @ mean),
-            (identity, zeros),
+            _linear_layers(self.decoder),
+            mean,
+            components,
+            scale,
             paired,
         )
         with torch.no_grad():
             self.z_log_scale.weight.zero_()
             self.z_log_scale.bias.copy_(0.5 * torch.log(noise.mean() / scale.square()))
             self.x_log_scale.copy_(0.5 * torch.log(noise).clamp(min=MIN_LOG_SCALE))
-        embed_linear_map(
-            _linear_layers(self.decoder), (identity, zeros), (components.T * scale, mean), paired
-        )
 
     def output_log_scale(self):
         """The decoder's per-feature log output scale, ``(n_features,)``."""
