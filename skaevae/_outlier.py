@@ -419,6 +419,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         seed = draw_seed(self.random_state)
 
         self.support_ = np.ones(n_samples, dtype=bool)
+        fitted = False  # whether estimator_ is already the model of the support
         if self.support_fraction is not None and self.support_fraction < 1:
             # Screen, then fit on the rows the screening model finds most
             # normal. Ties at the cut are all kept, so the support never
@@ -439,15 +440,19 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             n_support = max(2, int(math.ceil(self.support_fraction * n_samples)))
             cut = np.partition(anomaly, n_support - 1)[n_support - 1]
             self.support_ = anomaly <= cut
-        support = self.support_
-        weight = None if sample_weight is None else sample_weight[support]
-        if weight is not None and not weight.sum() > 0:
-            raise ValueError("sample_weight is zero on all the support rows.")
-        estimator = self._make_estimator(int(support.sum()), n_features, seed)
-        self.method_ = self._resolve_method(estimator)
-        X_support = X if support.all() else X[support]
-        self.estimator_ = self._fit_estimator(estimator, X_support, weight)
-        self._fit_statistics(X_support, weight)
+            # An estimator object screens for itself: when ties at the cut keep
+            # every row, the screen already is the final model.
+            fitted = not self._is_default() and self.support_.all()
+        if not fitted:
+            support = self.support_
+            weight = None if sample_weight is None else sample_weight[support]
+            if weight is not None and not weight.sum() > 0:
+                raise ValueError("sample_weight is zero on all the support rows.")
+            estimator = self._make_estimator(int(support.sum()), n_features, seed)
+            self.method_ = self._resolve_method(estimator)
+            X_support = X if support.all() else X[support]
+            self.estimator_ = self._fit_estimator(estimator, X_support, weight)
+            self._fit_statistics(X_support, weight)
 
         scores = self._score(X)
         if self.contamination == "auto":

@@ -104,15 +104,21 @@ def test_attributions_sum_to_reconstruction_term(data, method):
     np.testing.assert_allclose(attributions.sum(axis=1), anomaly, rtol=1e-6, atol=1e-9)
 
 
-def test_default_detector_screens_with_pca_and_fits_the_network_once(data, monkeypatch):
+def _record_fits(monkeypatch, cls):
+    """The number of rows of every later ``cls.fit`` call, in a list that grows."""
     fitted_rows = []
-    fit = AutoencoderTransformer.fit
+    fit = cls.fit
 
     def counting_fit(self, X, *args, **kwargs):
         fitted_rows.append(len(X))
         return fit(self, X, *args, **kwargs)
 
-    monkeypatch.setattr(AutoencoderTransformer, "fit", counting_fit)
+    monkeypatch.setattr(cls, "fit", counting_fit)
+    return fitted_rows
+
+
+def test_default_detector_screens_with_pca_and_fits_the_network_once(data, monkeypatch):
+    fitted_rows = _record_fits(monkeypatch, AutoencoderTransformer)
     detector = OutlierDetector(random_state=0).fit(data)
     assert detector.estimator_[-1].init == "pca"
     # One network fit, on the support only: 80 % of the rows, the shifted ones out.
@@ -250,3 +256,13 @@ def test_weighted_screen_is_pca_of_the_weighted_rows(data):
     detector = OutlierDetector(random_state=0).fit(data, sample_weight=weight)
     assert detector.support_.sum() == 160
     assert not detector.support_[:6].any()
+
+
+def test_estimator_object_is_not_refitted_when_the_support_is_every_row(monkeypatch):
+    # Two rows: the support (at least 2 rows) is all of them, so the screen,
+    # which is the estimator itself, is the final model: one fit, not two.
+    fitted_rows = _record_fits(monkeypatch, PCA)
+    X = np.array([[0.0, 1.0], [1.0, 3.0]])
+    detector = OutlierDetector(PCA(n_components=1)).fit(X)
+    assert detector.support_.all()
+    assert fitted_rows == [2]
