@@ -30,7 +30,6 @@ from ._vae import VAETransformer
 # 200 steps are 200 epochs of a 200-row table but 2 epochs of 50 000 rows.
 DEFAULT_N_STEPS = 200
 DEFAULT_BATCH_SIZE = 512
-DEFAULT_HIDDEN_LAYER_SIZES = (64,)
 DEFAULT_LEARNING_RATE = 3e-3
 _DEFAULT_ESTIMATORS = {"autoencoder": AutoencoderTransformer, "vae": VAETransformer}
 
@@ -54,6 +53,20 @@ def default_n_components(n_features):
     learned manifold; the latent term covers rows extreme along it.
     """
     return max(1, n_features // 4)
+
+
+def default_hidden_layer_sizes(n_components):
+    """Hidden layer of the default networks: twice the code width.
+
+    With ``init="pca"`` a ReLU layer carries each principal score as the pair
+    ``relu(s), relu(-s)``, so ``2 * n_components`` units hold exactly the PCA
+    start and no unit keeps random weights: the seed then only orders the
+    batches. With 64 hidden units, most of them random, the autoencoder
+    detector's largest seed std of ROC-AUC over 12 seeds on the benchmark was
+    .015 (mean ROC-AUC .880, average precision .566); with these, .010
+    (.878, .572).
+    """
+    return (2 * n_components,)
 
 
 def _blockwise(fn, X):
@@ -125,12 +138,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     estimator : estimator object, {"autoencoder", "vae"} or None, default=None
         The model of normal data. ``"autoencoder"`` and ``"vae"`` are
         ``make_pipeline(StandardScaler(), AutoencoderTransformer(...))`` and
-        its :class:`VAETransformer` counterpart with a small network (one
-        hidden layer of 64 units, a code of ``max(1, n_features // 4)``,
-        ``init="pca"``) trained for about 200 steps of 512 rows whatever the
-        number of rows; ``None`` is ``"autoencoder"``, the better of the two
-        on the ADBench benchmark. Starting the network from PCA makes its
-        scores depend far less on ``random_state`` than a random start. An
+        its :class:`VAETransformer` counterpart with a small network (a code
+        of ``k = max(1, n_features // 4)`` units, one hidden ReLU layer of
+        ``2 k`` units, ``init="pca"``) trained for about 200 steps of 512 rows
+        whatever the number of rows; ``None`` is ``"autoencoder"``, the better
+        of the two on the ADBench benchmark. The network starts as PCA
+        exactly, with no randomly initialised unit, so ``random_state`` only
+        orders the training batches and the scores barely depend on it. An
         estimator object is cloned and fitted as it is.
 
     method : {"auto", "combined", "reconstruction", "latent", "estimator"}, \
@@ -150,7 +164,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         a row is an outlier when its anomaly score (``-score_samples``) lies
         above the upper Tukey fence of the training rows' anomaly scores,
         ``Q3 + 1.5 (Q3 - Q1)``, the usual boxplot rule. The fraction this
-        flags depends on the data: with the default estimator, 6 to 20 % of
+        flags depends on the data: with the default estimator, 5 to 20 % of
         the training rows (median 13 %) on the 16 ADBench data sets of the
         benchmark (``benchmarks/auto_contamination.py``). Pass a float when
         the expected fraction is known.
@@ -272,9 +286,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         cls = _DEFAULT_ESTIMATORS[self.estimator or "autoencoder"]
         batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
         n_epochs = max(1, math.ceil(DEFAULT_N_STEPS / math.ceil(n_samples / batch_size)))
+        n_components = default_n_components(n_features)
         params = {
-            "n_components": default_n_components(n_features),
-            "hidden_layer_sizes": DEFAULT_HIDDEN_LAYER_SIZES,
+            "n_components": n_components,
+            "hidden_layer_sizes": default_hidden_layer_sizes(n_components),
             "batch_size": batch_size,
             "learning_rate_init": DEFAULT_LEARNING_RATE,
             # Starting from PCA makes the scores far less dependent on the
