@@ -133,8 +133,8 @@ def test_default_detector_screens_with_pca_and_fits_the_network_once(data, monke
 def test_default_network_has_no_random_unit(data):
     # The hidden layer is exactly the 2 * n_components units that carry the
     # PCA start, so the seed only orders the batches: two seeds give nearly
-    # the same scores. With 64 hidden units, 52 of them random, the same
-    # comparison differed by up to 2x.
+    # the same scores. With 64 hidden units (62 of them random for this
+    # 6-feature table's one-unit code) the same comparison differed by up to 2x.
     detector = OutlierDetector(random_state=0).fit(data)
     network = detector.estimator_[-1]
     assert network.hidden_layer_sizes == (2 * network.n_components,)
