@@ -109,3 +109,86 @@ def test_vae_scoring_keeps_its_smaller_batches():
     vae = VAETransformer(**FAST, max_iter=1, kl_warmup=0).fit(X)
     rows = _batch_rows(vae.net_.module_.trunk, lambda: vae.score_samples(X))
     assert max(rows) == vae._score_batch_size and sum(rows) == len(X)
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VAETransformer])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cpu_chunks_give_the_whole_batch_gradient(estimator, weighted):
+    # A batch of 4096 rows through a 256-wide layer runs forward and backward
+    # in 1024-row chunks; the summed chunk gradients and the loss are the
+    # whole batch's.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(4096, 12)).astype(np.float32)
+    net = (
+        estimator(
+            n_components=3, hidden_layer_sizes=(256,), batch_size=4096, max_iter=1, random_state=0
+        )
+        .fit(X)
+        .net_
+    )
+    assert net._chunk_rows == 1024
+    x = torch.from_numpy(X)
+    weight = torch.from_numpy(rng.uniform(0.0, 2.0, size=4096).astype(np.float32))
+    batch = (x, weight if weighted else None)
+    if estimator is VAETransformer:
+        # The reparameterised draws must be the same in both passes: in
+        # evaluation mode the code is the posterior mean (no draws), so the
+        # comparison covers the loss terms but not the sampling.
+        net.module_.eval()
+        net._set_training = lambda training=True: None
+
+    def step(chunk_rows):
+        net._chunk_rows = chunk_rows
+        net.module_.zero_grad(set_to_none=True)
+        result = net.train_step_single(batch)
+        # Only the whole-batch path returns the batch's predictions.
+        assert (result["y_pred"] is None) == (chunk_rows is not None)
+        return result["loss"].item(), [p.grad.clone() for p in net.module_.parameters()]
+
+    loss_chunked, grads_chunked = step(1024)
+    loss_whole, grads_whole = step(None)
+    assert loss_chunked == pytest.approx(loss_whole, rel=1e-5)
+    for a, b in zip(grads_chunked, grads_whole, strict=True):
+        assert b.abs().max() > 0
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * b.abs().max().item())
+
+
+def test_batch_callbacks_see_whole_batches():
+    from skorch.callbacks import Callback
+
+    class Sizes(Callback):
+        def initialize(self):
+            self.sizes = []
+            return self
+
+        def on_batch_end(self, net, batch=None, y_pred=None, training=False, **kwargs):
+            if training:
+                rows = {len(v) for v in y_pred.values()}
+                self.sizes.append((len(batch[0]), rows))
+
+    X = np.random.RandomState(0).normal(size=(4096, 12)).astype(np.float32)
+    est = AutoencoderTransformer(
+        n_components=3,
+        hidden_layer_sizes=(256,),
+        batch_size=4096,
+        max_iter=1,
+        random_state=0,
+        callbacks=[("sizes", Sizes())],
+    ).fit(X)
+    assert dict(est.net_.callbacks_)["sizes"].sizes == [(4096, {4096})]
+
+
+def test_chunk_rows_follow_the_widest_layer():
+    X = np.random.RandomState(0).normal(size=(64, 12)).astype(np.float32)
+
+    def chunk_rows(hidden):
+        est = AutoencoderTransformer(
+            n_components=3, hidden_layer_sizes=hidden, max_iter=1, random_state=0
+        )
+        return est.fit(X).net_._chunk_rows
+
+    # 1 MiB of float32 activations at the widest layer.
+    assert chunk_rows((128, 64)) == 2048
+    assert chunk_rows((100,)) == 2**20 // 400
+    # Too wide for a chunk of 1024 rows: whole batches.
+    assert chunk_rows((512,)) is None
