@@ -382,11 +382,15 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             return estimator.fit(X, **fit_params)
 
     def _fit_statistics(self, X, weight):
-        """Residual scales, code distribution and term medians on (weighted) rows."""
+        """Residual scales, code distribution and term medians on (weighted) rows.
+
+        Returns the normalised terms of X's rows, as :meth:`_terms` would, or
+        None when the estimator has no reconstruction.
+        """
         self.residual_variance_ = self.latent_mean_ = self.latent_precision_ = None
         self.reconstruction_median_ = self.latent_median_ = None
         if not _has_reconstruction(self.estimator_):
-            return
+            return None
         Z, X_hat = self._reconstruct(X)
         residual2 = np.square(X - X_hat)
         floor = _RESIDUAL_VARIANCE_FLOOR * np.average(
@@ -402,6 +406,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         latent = mahalanobis_squared(Z, self.latent_mean_, self.latent_precision_)
         self.reconstruction_median_ = max(weighted_median(reconstruction, weight), eps)
         self.latent_median_ = max(weighted_median(latent, weight), eps)
+        return reconstruction / self.reconstruction_median_, latent / self.latent_median_
 
     @_fit_context(
         # The inner estimator is validated when it is fitted.
@@ -445,12 +450,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
             self.method_ = self._resolve_method(screen)
             self.estimator_ = self._fit_estimator(screen, X, sample_weight)
-            self._fit_statistics(X, sample_weight)
+            terms = self._fit_statistics(X, sample_weight)
             if self.method_ == "combined":
                 # The screen ranks rows by the sum of the two terms, the whole
                 # of their evidence; the larger term alone (the final score)
                 # chose a noisier support on the benchmark.
-                anomaly = np.add(*self._terms(X))
+                anomaly = np.add(*terms)
             else:
                 anomaly = -self._score(X)
             n_support = max(2, int(math.ceil(self.support_fraction * n_samples)))
