@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -87,10 +88,15 @@ def check_finite_output(out, method, allow_inf=False):
     bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
     if bad.any():
         n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
+        cause = "their input values are too large for the fitted network"
+        if get_config()["assume_finite"]:
+            cause = (
+                "their input values are NaN or infinite (unchecked under scikit-learn's "
+                "assume_finite=True) or too large for the fitted network"
+            )
         raise ValueError(
-            f"{method} produced non-finite values for {n_rows} rows: "
-            "their input values are too large for the fitted network. Standardise X "
-            "the same way as the training data."
+            f"{method} produced non-finite values for {n_rows} rows: {cause}. "
+            "Standardise X the same way as the training data."
         )
     return out
 
@@ -408,8 +414,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         input, the output and one batch (of ``batch_size`` rows on a CPU,
         ``GPU_INFERENCE_BATCH_FACTOR`` times more on a GPU). With
         ``check_finite``, each batch of X is checked for NaN and infinity as
-        :func:`~sklearn.utils.validation.check_array` would.
+        :func:`~sklearn.utils.validation.check_array` would, unless
+        scikit-learn's ``assume_finite`` is set (as ``check_array`` skips it).
         """
+        check_finite = check_finite and not get_config()["assume_finite"]
         module = self._module
         device = self._device()
         if torch.device(device).type == "cuda":

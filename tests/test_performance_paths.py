@@ -4,6 +4,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer
@@ -94,6 +95,21 @@ def test_non_finite_rows_in_a_later_batch_raise(fitted, X_large, method, value, 
     X = X_large.copy()
     X[-1, 3] = value
     with pytest.raises(ValueError, match=f"Input X contains {message}"):
+        getattr(fitted, method)(X)
+
+
+@pytest.mark.parametrize("method", ["transform", "score_samples"])
+def test_assume_finite_skips_the_input_check_not_the_output_check(fitted, X_large, method):
+    # scikit-learn's assume_finite=True skips check_array's NaN/inf pass; the
+    # per-batch check follows it, and NaN still never reaches the user.
+    X = X_large.copy()
+    X[-1, 3] = np.nan
+    expected = getattr(fitted, method)(X_large)
+    with sklearn.config_context(assume_finite=True):
+        np.testing.assert_array_equal(getattr(fitted, method)(X_large), expected)
+        with pytest.raises(ValueError, match=f"{method} produced non-finite values for 1 rows"):
+            getattr(fitted, method)(X)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
         getattr(fitted, method)(X)
 
 
