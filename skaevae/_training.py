@@ -25,6 +25,7 @@ import contextlib
 
 import numpy as np
 import torch
+from sklearn import get_config
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PrintLog
 from skorch.utils import noop
@@ -329,10 +330,15 @@ class AutoencoderNet(NeuralNet):
                 self.notify("on_batch_end", batch=batch, training=training, **step)
         loss = (total / n_rows).item()
         if not np.isfinite(loss):
+            unchecked = (
+                " or NaN or infinity (unchecked under scikit-learn's assume_finite=True)"
+                if get_config()["assume_finite"]
+                else ""
+            )
             raise ValueError(
                 f"The {prefix} loss became non-finite ({loss}) in epoch {len(self.history)}: "
-                "training diverged. The input data may contain large values and need "
-                "to be preprocessed (e.g. with StandardScaler), or learning_rate_init "
+                f"training diverged. The input data may contain large values{unchecked} and "
+                "need to be preprocessed (e.g. with StandardScaler), or learning_rate_init "
                 "may be too large."
             )
         self.history.record(prefix + "_loss", loss)

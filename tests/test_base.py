@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -338,6 +339,16 @@ def test_diverging_run_is_an_error_not_nan_output(fast_estimator, small_X):
     fast_estimator.set_params(learning_rate_init=1e8, max_iter=20)
     with pytest.raises(ValueError, match="non-finite .* training diverged"):
         fast_estimator.fit(small_X)
+
+
+def test_nan_under_assume_finite_is_an_error_naming_it(fast_estimator, small_X):
+    # scikit-learn's assume_finite=True skips the input check; the loss check
+    # still stops the fit, and says that the input was not checked.
+    X = small_X.copy()
+    X[0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="training diverged.*unchecked under .*assume_finite"):
+            fast_estimator.fit(X)
 
 
 def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, small_X):
