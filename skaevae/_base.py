@@ -88,16 +88,17 @@ def check_finite_output(out, method, allow_inf=False):
     bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
     if bad.any():
         n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
-        cause = "their input values are too large for the fitted network"
+        cause = (
+            "their input values are too large for the fitted network. Standardise X "
+            "the same way as the training data."
+        )
         if get_config()["assume_finite"]:
             cause = (
                 "their input values are NaN or infinite (unchecked under scikit-learn's "
-                "assume_finite=True) or too large for the fitted network"
+                "assume_finite=True), or too large for the fitted network (standardise X "
+                "the same way as the training data)."
             )
-        raise ValueError(
-            f"{method} produced non-finite values for {n_rows} rows: {cause}. "
-            "Standardise X the same way as the training data."
-        )
+        raise ValueError(f"{method} produced non-finite values for {n_rows} rows: {cause}")
     return out
 
 
@@ -162,7 +163,9 @@ def tensor_batches(X, batch_size, device):
         if zero_copy:
             x = torch.from_numpy(X[start:stop])
         else:
-            x = torch.from_numpy(np.array(X[start:stop], dtype=np.float32, order="C"))
+            # Overflow becomes inf here; the caller's check reports it as sklearn would.
+            with np.errstate(over="ignore"):
+                x = torch.from_numpy(np.array(X[start:stop], dtype=np.float32, order="C"))
         yield start, stop, x.to(device, non_blocking=True)
         # Drop this batch before the next one is made: one batch at a time.
         del x
@@ -414,10 +417,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         input, the output and one batch (of ``batch_size`` rows on a CPU,
         ``GPU_INFERENCE_BATCH_FACTOR`` times more on a GPU). With
         ``check_finite``, each batch of X is checked for NaN and infinity as
-        :func:`~sklearn.utils.validation.check_array` would, unless
-        scikit-learn's ``assume_finite`` is set (as ``check_array`` skips it).
+        :func:`~sklearn.utils.validation.check_array` would, and float64 values
+        for overflow of float32. Under scikit-learn's ``assume_finite`` a
+        float32 X is not checked (as ``check_array`` skips its own pass), and
+        a float64 X only for overflow.
         """
-        check_finite = check_finite and not get_config()["assume_finite"]
+        check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
         module = self._module
         device = self._device()
         if torch.device(device).type == "cuda":

@@ -74,13 +74,16 @@ def _blockwise(fn, X):
 
     ``fn`` maps a block to a tuple of arrays whose first axis is the rows;
     the tuple of concatenated results, with the padding dropped, is returned.
+    The padding rows are zeros, so a non-finite row is never repeated into it
+    (and counted again by an error message).
     """
     parts = []
     for start in range(0, X.shape[0], SCORE_BLOCK_SIZE):
         block = X[start : start + SCORE_BLOCK_SIZE]
         n = block.shape[0]
         if n < SCORE_BLOCK_SIZE:
-            block = np.concatenate([block, np.repeat(block[:1], SCORE_BLOCK_SIZE - n, axis=0)])
+            padding = np.zeros((SCORE_BLOCK_SIZE - n, *block.shape[1:]), dtype=block.dtype)
+            block = np.concatenate([block, padding])
         parts.append([np.asarray(out)[:n] for out in fn(block)])
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -192,6 +193,16 @@ def test_sample_weight_reaches_the_estimator(data):
     weighted = OutlierDetector(pipe, support_fraction=None).fit(data, sample_weight=weight)
     scaler = weighted.estimator_[0]
     np.testing.assert_allclose(scaler.mean_, data[100:].mean(axis=0))
+
+
+def test_nan_row_under_assume_finite_is_counted_once(data):
+    # Short score blocks are padded with zeros, not copies of the first row.
+    detector = OutlierDetector(random_state=0).fit(data)
+    X = data[:4].copy()
+    X[0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="non-finite values for 1 rows"):
+            detector.score_samples(X)
 
 
 def test_errors(data):

@@ -99,16 +99,30 @@ def test_non_finite_rows_in_a_later_batch_raise(fitted, X_large, method, value, 
 
 
 @pytest.mark.parametrize("method", ["transform", "score_samples"])
-def test_assume_finite_skips_the_input_check_not_the_output_check(fitted, X_large, method):
+def test_assume_finite_skips_the_input_check_not_the_output_check(
+    fitted, X_large, method, monkeypatch
+):
     # scikit-learn's assume_finite=True skips check_array's NaN/inf pass; the
-    # per-batch check follows it, and NaN still never reaches the user.
+    # per-batch pass over a float32 X follows it, and NaN still never reaches
+    # the user.
+    passes = []
+    isfinite = torch.isfinite
+    monkeypatch.setattr(torch, "isfinite", lambda t: passes.append(t.shape) or isfinite(t))
     X = X_large.copy()
     X[-1, 3] = np.nan
     expected = getattr(fitted, method)(X_large)
+    assert (INFERENCE_BATCH_SIZE, X_large.shape[1]) not in passes  # summed, then checked
+    assert len(passes) >= -(-len(X_large) // INFERENCE_BATCH_SIZE)
+    passes.clear()
     with sklearn.config_context(assume_finite=True):
         np.testing.assert_array_equal(getattr(fitted, method)(X_large), expected)
-        with pytest.raises(ValueError, match=f"{method} produced non-finite values for 1 rows"):
+        assert passes == []
+        message = f"{method} produced non-finite values for 1 rows: .*unchecked under"
+        with pytest.raises(ValueError, match=message):
             getattr(fitted, method)(X)
+        # float64 is cast to float32 batch by batch, so overflow is still checked.
+        with pytest.raises(ValueError, match="too large for dtype\\('float32'\\)"):
+            getattr(fitted, method)(np.full((3, X_large.shape[1]), 1e39))
     with pytest.raises(ValueError, match="Input X contains NaN"):
         getattr(fitted, method)(X)
 
