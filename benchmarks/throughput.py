@@ -328,7 +328,7 @@ def main():
     # Repeats per size; the slow baselines are skipped at 2M rows (below).
     # A fit of 20k rows takes well under a second, so it is repeated often
     # enough for the median to settle on a shared virtual machine.
-    repeats = {20_000: 9, 200_000: 3, 2_000_000: 2}
+    repeats = {20_000: 9, 200_000: 5, 2_000_000: 2}
     if args.quick:
         repeats = {20_000: 5, 200_000: 2}
     slow = {"skorch_default", "pyod_default"}
