@@ -88,15 +88,16 @@ def check_finite_output(out, method, allow_inf=False):
     bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
     if bad.any():
         n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
-        cause = (
-            "their input values are too large for the fitted network. Standardise X "
-            "the same way as the training data."
-        )
         if get_config()["assume_finite"]:
             cause = (
                 "their input values are NaN or infinite (unchecked under scikit-learn's "
                 "assume_finite=True), or too large for the fitted network (standardise X "
                 "the same way as the training data)."
+            )
+        else:
+            cause = (
+                "their input values are too large for the fitted network. Standardise X "
+                "the same way as the training data."
             )
         raise ValueError(f"{method} produced non-finite values for {n_rows} rows: {cause}")
     return out
