@@ -387,7 +387,8 @@ def main():
         for rep in range(TRANSFORM_REPEATS.get(n, 3)):
             # The order rotates, so that no method always follows the same one.
             names = list(tr_calls)
-            for name in names[rep % 3 :] + names[: rep % 3]:
+            first = rep % len(names)
+            for name in names[first:] + names[:first]:
                 tr_times[name].append(timed(tr_calls[name], X)[:2])
         for (method, bs), times in fit_times.items():
             wall = np.array([t[0] for t in times])
