@@ -61,6 +61,73 @@ def make_mlp(sizes, activation, dropout=0.0):
     return nn.Sequential(*layers)
 
 
+# oneDNN's linear kernel (the one torch.compile's CPU backend emits) adds the
+# bias as each output tile leaves the matmul; eager ``nn.Linear`` first copies
+# the bias into the output, then accumulates the matmul onto it: two more
+# passes over every layer's output. Private to torch, so it is used only where
+# it exists. Activations are not fused: oneDNN's ReLU maps NaN to 0, which
+# would hide a non-finite row from the output checks.
+_fused_linear = None
+if torch.backends.mkldnn.is_available():
+    try:
+        _fused_linear = torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):  # pragma: no cover - torch built without it
+        pass
+
+
+def _has_hooks(module):
+    return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
+def _fusable(mlp, x):
+    return (
+        _fused_linear is not None
+        and type(mlp) in (nn.Sequential, nn.Linear)
+        and torch.backends.mkldnn.enabled
+        and not torch.is_grad_enabled()
+        and not mlp.training
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.shape[0] > 0
+        and not torch.is_autocast_enabled("cpu")
+        and not nn.modules.module._has_any_global_hook()
+        and not _has_hooks(mlp)
+    )
+
+
+def run_mlp(mlp, x):
+    """``mlp(x)`` for a :func:`make_mlp` stack or a ``Linear``, faster in CPU float32 inference.
+
+    Outside autograd, on a CPU, in float32 and in evaluation mode, each
+    ``Linear`` runs as oneDNN's linear with the bias added inside the matmul
+    (1.2x a whole 64-128-64-8 encode in eager mode on this project's
+    benchmark machine); activations run as they are. The result is that of
+    ``mlp(x)``: bit for bit with ReLU in this project's tests, to a few ulps
+    with activations whose own kernels round a batch's tail differently.
+    With ReLU a row's result does not depend on the rows that come with it.
+    Forward hooks on the stack or its layers are honoured by running
+    ``mlp(x)`` itself.
+    """
+    if not _fusable(mlp, x):
+        return mlp(x)
+    layers = [mlp] if type(mlp) is nn.Linear else list(mlp)
+    if any(_has_hooks(layer) for layer in layers):
+        return mlp(x)
+    shape = x.shape
+    h = x.reshape(-1, shape[-1]).contiguous()
+    n_rows = h.shape[0]
+    if n_rows == 1:
+        # oneDNN computes a lone row with another kernel, which rounds
+        # differently; as one of two rows, it gets what any batch gives it.
+        h = h.expand(2, -1).contiguous()
+    for layer in layers:
+        if type(layer) is nn.Linear:
+            h = _fused_linear(h, layer.weight, layer.bias, "none", [], "")
+        elif type(layer) not in (nn.Dropout, nn.Identity):  # identities in evaluation
+            h = layer(h)
+    return h[:n_rows].reshape(*shape[:-1], h.shape[-1])
+
+
 def _linear_layers(module):
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
@@ -186,11 +253,11 @@ class AutoencoderModule(nn.Module):
 
     def encode(self, x):
         """The code of each row, ``(n, n_components)``."""
-        return self.encoder(x)
+        return run_mlp(self.encoder, x)
 
     def decode(self, z):
         """The reconstruction of each code, ``(n, n_features)``."""
-        return self.decoder(z)
+        return run_mlp(self.decoder, z)
 
     def forward(self, x):
         z = self.encode(x)
@@ -228,9 +295,9 @@ class VAEModule(nn.Module):
 
     def encode(self, x):
         """Posterior parameters ``(z_loc, z_log_scale)``, each ``(n, n_components)``."""
-        h = self.trunk(x)
+        h = run_mlp(self.trunk, x)
         # Bounding log σ keeps exp() finite on inputs far from the training data.
-        return self.z_loc(h), self.z_log_scale(h).clamp(-10.0, 5.0)
+        return run_mlp(self.z_loc, h), run_mlp(self.z_log_scale, h).clamp(-10.0, 5.0)
 
     def init_pca(self, mean, components, variances, noise_variance, activation):
         """Start close to probabilistic PCA (Tipping & Bishop, 1999).
@@ -272,7 +339,7 @@ class VAEModule(nn.Module):
 
     def decode(self, z):
         """The decoder's mean ``x_loc``, ``(n, n_features)``."""
-        return self.decoder(z)
+        return run_mlp(self.decoder, z)
 
     def forward(self, x):
         z_loc, z_log_scale = self.encode(x)

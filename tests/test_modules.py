@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from skaevae import _modules
 from skaevae._losses import gaussian_log_prob
-from skaevae._modules import AutoencoderModule, VAEModule
+from skaevae._modules import AutoencoderModule, VAEModule, make_mlp, run_mlp
 
 
 def test_linear_autoencoder_is_two_affine_maps():
@@ -116,3 +117,73 @@ def test_init_pca_needs_relu_or_identity():
     module = AutoencoderModule(4, 2, (8,), "tanh")
     with pytest.raises(ValueError, match="init='pca' needs activation='relu' or 'identity'"):
         module.init_pca(np.zeros(4), np.eye(4)[:2], np.ones(2), None, "tanh")
+
+
+needs_onednn = pytest.mark.skipif(
+    _modules._fused_linear is None, reason="torch built without oneDNN's linear"
+)
+
+
+@needs_onednn
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "elu", "identity"])
+@pytest.mark.parametrize("n_rows", [1, 2, 3, 17, 300])
+def test_inference_path_equals_the_eager_stack_row_by_row(activation, n_rows):
+    # The oneDNN path gives what nn.Sequential gives, and a row what the
+    # whole batch gives it, however few rows come with it: bit for bit with
+    # ReLU or no activation (torch's own sigmoid rounds a batch's tail rows
+    # differently, so other activations are compared to a few ulps).
+    torch.manual_seed(0)
+    mlp = make_mlp([12, 32, 16, 3], activation, dropout=0.2).eval()
+    x = torch.randn(300, 12) * 3
+    with torch.inference_mode():
+        whole = run_mlp(mlp, x)
+        np.testing.assert_allclose(whole, mlp(x), rtol=1e-6, atol=1e-6)
+        if activation in ("relu", "identity"):
+            assert torch.equal(whole, mlp(x))
+        for start in (0, 5, 300 - n_rows):
+            part = run_mlp(mlp, x[start : start + n_rows])
+            np.testing.assert_allclose(part, whole[start : start + n_rows], rtol=1e-6, atol=1e-7)
+            if activation in ("relu", "identity"):
+                assert torch.equal(part, whole[start : start + n_rows])
+        # Leading axes are kept (the VAE decodes (draws, rows, codes)).
+        assert torch.equal(run_mlp(mlp, x.reshape(3, 100, 12)), whole.reshape(3, 100, 3))
+
+
+@needs_onednn
+def test_inference_path_is_taken_only_where_it_applies(monkeypatch):
+    calls = []
+    fused = _modules._fused_linear
+    monkeypatch.setattr(_modules, "_fused_linear", lambda *a: calls.append(1) or fused(*a))
+    torch.manual_seed(0)
+    mlp = make_mlp([6, 8, 2], "relu").eval()
+    x = torch.randn(10, 6)
+    with torch.inference_mode():
+        run_mlp(mlp, x)
+    assert len(calls) == 2
+    calls.clear()
+    run_mlp(mlp, x.requires_grad_()).sum().backward()  # training: autograd's own path
+    x = x.detach()
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            run_mlp(mlp, x)
+        mlp.train()
+        run_mlp(mlp, x)  # dropout would be live in training mode
+        mlp.eval()
+        seen = []
+        handle = mlp[1].register_forward_hook(lambda *args: seen.append(1))
+        run_mlp(mlp, x)
+        handle.remove()
+    assert calls == [] and seen == [1]
+
+
+@needs_onednn
+def test_inference_path_keeps_nan_rows_nan():
+    # oneDNN's own ReLU maps NaN to 0, so activations are not fused into it:
+    # a NaN row must stay NaN for the estimators' output checks to see it.
+    torch.manual_seed(0)
+    mlp = make_mlp([6, 8, 8, 2], "relu").eval()
+    x = torch.randn(4, 6)
+    x[1, 2] = torch.nan
+    with torch.inference_mode():
+        out = run_mlp(mlp, x)
+    assert torch.isnan(out[1]).all() and torch.isfinite(out[[0, 2, 3]]).all()
