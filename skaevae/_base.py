@@ -410,7 +410,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
 
     def _map_batches(
-        self, fn, X, n_out, dtype, batch_size=INFERENCE_BATCH_SIZE, check_finite=False
+        self,
+        fn,
+        X,
+        n_out,
+        dtype,
+        batch_size=INFERENCE_BATCH_SIZE,
+        check_finite=False,
+        check_output=None,
+        allow_inf=False,
     ):
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
 
@@ -422,6 +430,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         for overflow of float32. Under scikit-learn's ``assume_finite`` a
         float32 X is not checked (as ``check_array`` skips its own pass), and
         a float64 X only for overflow.
+
+        With ``check_output`` (the public method's name), the output is
+        checked as :func:`check_finite_output` does (NaN only with
+        ``allow_inf``). Each batch's output is summed while in cache; the exact
+        pass over the whole output runs only when a sum is not finite.
         """
         check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
         module = self._module
@@ -433,6 +446,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if module.training:
             module.eval()
         out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), dtype=dtype)
+        total = torch.zeros((), device=device)
         with (
             torch.inference_mode(),
             autocast(device, self.precision),
@@ -448,8 +462,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     # X is finite, so its float32 copy overflowed (or only the sum did).
                     if not torch.isfinite(x).all():
                         check_float32_range(np.asarray(X[start:stop]))
-                out[start:stop] = fn(x).float().cpu().numpy()
-                del x
+                y = fn(x)
+                if check_output is not None:
+                    # Same rule as the input's: a finite (or, with allow_inf,
+                    # non-NaN) sum proves the batch; otherwise the exact check
+                    # below decides. Sums of sums: one host sync per call.
+                    total = y.sum(dtype=torch.float32) + total
+                out[start:stop] = y.float().cpu().numpy()
+                del x, y
+        if check_output is not None:
+            suspect = bool(torch.isnan(total) if allow_inf else ~torch.isfinite(total))
+            if suspect:
+                check_finite_output(out, check_output, allow_inf=allow_inf)
         return out
 
     @abstractmethod
@@ -474,8 +498,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The codes, in X's floating dtype.
         """
         X = self._check_input(X, ensure_all_finite=False)
-        Z = self._map_batches(self._encode, X, self.n_components_, X.dtype, check_finite=True)
-        return check_finite_output(Z, "transform")
+        return self._map_batches(
+            self._encode,
+            X,
+            self.n_components_,
+            X.dtype,
+            check_finite=True,
+            check_output="transform",
+        )
 
     def inverse_transform(self, X):
         """Decode latent codes back to input space (the decoder's mean).
@@ -497,8 +527,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
                 f"is expecting {self.n_components_} features (n_components) as input."
             )
-        X_original = self._map_batches(self._module.decode, Z, self.n_features_in_, Z.dtype)
-        return check_finite_output(X_original, "inverse_transform")
+        return self._map_batches(
+            self._module.decode,
+            Z,
+            self.n_features_in_,
+            Z.dtype,
+            check_output="inverse_transform",
+        )
 
     def score_samples(self, X):
         """Per-row score under the model; higher means more normal.
@@ -514,16 +549,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             One score per row, the same for a row whatever rows come with it.
         """
         X = self._check_input(X, ensure_all_finite=False)
-        scores = self._map_batches(
+        # -inf is a meaningful (worst) score; NaN is not.
+        return self._map_batches(
             self._score_batch,
             X,
             None,
             np.float64,
             batch_size=self._score_batch_size,
             check_finite=True,
+            check_output="score_samples",
+            allow_inf=True,
         )
-        # -inf is a meaningful (worst) score; NaN is not.
-        return check_finite_output(scores, "score_samples", allow_inf=True)
 
     _score_batch_size = INFERENCE_BATCH_SIZE
 

@@ -7,7 +7,7 @@ import pytest
 import sklearn
 import torch
 
-from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae import AutoencoderTransformer, VAETransformer, _base, _modules
 from skaevae._base import INFERENCE_BATCH_SIZE, tensor_batches
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
@@ -112,11 +112,14 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
     X[-1, 3] = np.nan
     expected = getattr(fitted, method)(X_large)
     assert (INFERENCE_BATCH_SIZE, X_large.shape[1]) not in passes  # summed, then checked
-    assert len(passes) >= -(-len(X_large) // INFERENCE_BATCH_SIZE)
+    n_batches = -(-len(X_large) // INFERENCE_BATCH_SIZE)
+    checked_passes = len(passes)
+    assert checked_passes >= n_batches
     passes.clear()
     with sklearn.config_context(assume_finite=True):
         np.testing.assert_array_equal(getattr(fitted, method)(X_large), expected)
-        assert passes == []
+        # One input check fewer per batch; the output's check is unchanged.
+        assert len(passes) == checked_passes - n_batches
         message = f"{method} produced non-finite values for 1 rows: .*unchecked under"
         with pytest.raises(ValueError, match=message):
             getattr(fitted, method)(X)
@@ -125,6 +128,31 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
             getattr(fitted, method)(np.full((3, X_large.shape[1]), 1e39))
     with pytest.raises(ValueError, match="Input X contains NaN"):
         getattr(fitted, method)(X)
+
+
+def test_the_exact_output_pass_runs_only_when_a_batch_sum_is_not_finite(X_large, monkeypatch):
+    # The output is summed batch by batch while in cache; the whole-array
+    # check (which counts the bad rows) runs only when a sum is not finite.
+    est = AutoencoderTransformer(**FAST, max_iter=1).fit(X_large[:300])
+    calls = []
+    exact = _base.check_finite_output
+    monkeypatch.setattr(
+        _base,
+        "check_finite_output",
+        lambda out, method, **kw: calls.append(method) or exact(out, method, **kw),
+    )
+    est.transform(X_large)
+    assert calls == []
+    code_layer = est.net_.module_.encoder[-1]
+    with torch.no_grad():
+        code_layer.bias.fill_(3e38)  # each code finite, the sum of a batch not
+    Z = est.transform(X_large)
+    assert np.isfinite(Z).all() and np.all(Z > 1e38)
+    assert calls == ["transform"]
+    with torch.no_grad():
+        code_layer.bias[0] = np.inf
+    with pytest.raises(ValueError, match=f"transform produced non-finite values for {N_ROWS} rows"):
+        est.transform(X_large)
 
 
 def test_large_finite_values_whose_sum_overflows_pass(fitted):
@@ -222,3 +250,16 @@ def test_chunk_rows_follow_the_widest_layer():
     assert chunk_rows((100,)) == 2**20 // 400
     # Too wide for a chunk of 1024 rows: whole batches.
     assert chunk_rows((512,)) is None
+
+
+@pytest.mark.skipif(_modules._fused_linear is None, reason="torch built without oneDNN's linear")
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_a_lone_row_gets_exactly_what_a_batch_gives_it(cls, X_large):
+    # CPU inference runs oneDNN's linear, whose results do not depend on the
+    # number of rows (a single row is computed as one of two).
+    est = cls(**FAST, max_iter=1).fit(X_large[:300])
+    Z, scores = est.transform(X_large), est.score_samples(X_large)
+    for i in (0, 1, 777, N_ROWS - 1):
+        np.testing.assert_array_equal(est.transform(X_large[i : i + 1]), Z[i : i + 1])
+        np.testing.assert_array_equal(est.score_samples(X_large[i : i + 1]), scores[i : i + 1])
+        np.testing.assert_array_equal(est.transform(X_large[i : i + 3]), Z[i : i + 3])
