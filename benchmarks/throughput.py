@@ -19,7 +19,9 @@ shared, so read medians and ratios, not single times):
   its ``fit`` also scores the training rows, as its users pay for it;
 - transform: ``ours`` is ``transform`` as users call it, ``ours_assume_finite``
   the same under ``sklearn.config_context(assume_finite=True)`` (no NaN/inf
-  pass over X) and ``raw`` a plain no-grad encode of the same network.
+  pass over X), ``raw`` a plain no-grad encode of the same network (the
+  issue's baseline) and ``raw_onednn`` that encode with each ``Linear`` as
+  oneDNN's linear, the kernel ``transform`` runs on a CPU.
 
 Samples/s count ``n_rows * epochs`` for every method. The ratios to the plain
 loop are medians over repeats of each repeat's ratio. The FLOP roofline is one
@@ -204,6 +206,27 @@ def encode_raw(encoder, X):
     return out
 
 
+def encode_raw_onednn(encoder, X):
+    """``encode_raw`` with each ``Linear`` as oneDNN's linear (bias inside the matmul).
+
+    The kernel ``transform`` runs on a CPU, written out here independently of
+    skaevae: the ratio of ours to it is the cost of everything but the kernel.
+    """
+    linear = torch.ops.mkldnn._linear_pointwise
+    out = np.empty((len(X), WIDTHS[3]), dtype=np.float32)
+    x = torch.from_numpy(X)
+    with torch.no_grad():
+        for start in range(0, len(x), ENCODE_BATCH):
+            h = x[start : start + ENCODE_BATCH]
+            for layer in encoder:
+                if isinstance(layer, nn.Linear):
+                    h = linear(h, layer.weight, layer.bias, "none", [], "")
+                else:
+                    h = layer(h)
+            out[start : start + ENCODE_BATCH] = h.numpy()
+    return out
+
+
 def transform_assume_finite(est):
     """``est.transform`` under scikit-learn's ``assume_finite=True`` (no NaN/inf pass)."""
 
@@ -382,6 +405,7 @@ def main():
             "ours": est.transform,
             "ours_assume_finite": transform_assume_finite(est),
             "raw": functools.partial(encode_raw, encoder),
+            "raw_onednn": functools.partial(encode_raw_onednn, encoder),
         }
         tr_times = {name: [] for name in tr_calls}
         for rep in range(TRANSFORM_REPEATS.get(n, 3)):
@@ -573,6 +597,22 @@ def target_lines(rows):
             kind="transform",
         ),
         row(
+            "(transform: ratio to the plain encode on oneDNN's linear, the kernel ours runs)",
+            ENCODE_BATCH,
+            speedup,
+            0.0,
+            ref="raw_onednn",
+            kind="transform",
+        ),
+        row(
+            "(plain encode on oneDNN's linear: ratio to the plain encode)",
+            ENCODE_BATCH,
+            ratio,
+            0.0,
+            method="raw_onednn",
+            kind="transform",
+        ),
+        row(
             "batch 4096: ≥ 70% of the issue's roofline (493k samples/s)",
             4096,
             issue_roofline,
@@ -692,7 +732,8 @@ def write_results(out_dir, args, setup, rows, thread_rows, memory_rows):
     lines += [
         "",
         f"## Transform (ours: `transform`; ours_assume_finite: the same under scikit-learn's "
-        f"`assume_finite=True`; raw: no-grad encode in {ENCODE_BATCH}-row slices)",
+        f"`assume_finite=True`; raw: no-grad encode in {ENCODE_BATCH}-row slices; raw_onednn: "
+        f"the same with each Linear as oneDNN's linear, the kernel ours runs)",
         "",
         "| n | method | rows/s (median) | best | ratio to raw | CPU-time ratio to raw | runs |",
         "|---|---|---|---|---|---|---|",
