@@ -405,8 +405,9 @@ def main():
             "ours": est.transform,
             "ours_assume_finite": transform_assume_finite(est),
             "raw": functools.partial(encode_raw, encoder),
-            "raw_onednn": functools.partial(encode_raw_onednn, encoder),
         }
+        if torch.backends.mkldnn.is_available():
+            tr_calls["raw_onednn"] = functools.partial(encode_raw_onednn, encoder)
         tr_times = {name: [] for name in tr_calls}
         for rep in range(TRANSFORM_REPEATS.get(n, 3)):
             # The order rotates, so that no method always follows the same one.

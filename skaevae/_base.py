@@ -434,7 +434,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         With ``check_output`` (the public method's name), the output is
         checked as :func:`check_finite_output` does (NaN only with
         ``allow_inf``). Each batch's output is summed while in cache; the exact
-        pass over the whole output runs only when a sum is not finite.
+        pass over the whole output runs only when the total of those sums is
+        not finite.
         """
         check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
         module = self._module
@@ -446,7 +447,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if module.training:
             module.eval()
         out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), dtype=dtype)
-        total = torch.zeros((), device=device)
+        total = torch.zeros((), device=device) if check_output is not None else None
         with (
             torch.inference_mode(),
             autocast(device, self.precision),
@@ -465,9 +466,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 y = fn(x)
                 if check_output is not None:
                     # Same rule as the input's: a finite (or, with allow_inf,
-                    # non-NaN) sum proves the batch; otherwise the exact check
-                    # below decides. Sums of sums: one host sync per call.
-                    total = y.sum(dtype=torch.float32) + total
+                    # non-NaN) sum of all the batches' sums proves the output;
+                    # otherwise (a bad value, or a sum that overflowed) the
+                    # exact check below decides. No host sync per batch.
+                    total += y.sum(dtype=torch.float32)
                 out[start:stop] = y.float().cpu().numpy()
                 del x, y
         if check_output is not None:

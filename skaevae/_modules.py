@@ -61,12 +61,12 @@ def make_mlp(sizes, activation, dropout=0.0):
     return nn.Sequential(*layers)
 
 
-# oneDNN's linear kernel (the one torch.compile's CPU backend emits) adds the
-# bias as each output tile leaves the matmul; eager ``nn.Linear`` first copies
-# the bias into the output, then accumulates the matmul onto it: two more
-# passes over every layer's output. Private to torch, so it is used only where
-# it exists. Activations are not fused: oneDNN's ReLU maps NaN to 0, which
-# would hide a non-finite row from the output checks.
+# oneDNN's linear kernel adds the bias as each output tile leaves the matmul;
+# eager ``nn.Linear`` first copies the bias into the output, then accumulates
+# the matmul onto it: two more passes over every layer's output. The op is
+# private to torch, so it is used only where it exists. Activations are not
+# fused into it: oneDNN's ReLU maps NaN to 0, which would hide a non-finite
+# row from the output checks.
 _fused_linear = None
 if torch.backends.mkldnn.is_available():
     try:
@@ -74,9 +74,18 @@ if torch.backends.mkldnn.is_available():
     except (AttributeError, RuntimeError):  # pragma: no cover - torch built without it
         pass
 
+# The layers make_mlp builds. Anything else (a user's own layer may mix rows,
+# and this path flattens leading axes and pads a lone row) runs eagerly.
+_RUN_MLP_LAYERS = (nn.Linear, nn.Dropout, *ACTIVATIONS.values())
+
 
 def _has_hooks(module):
     return bool(module._forward_hooks or module._forward_pre_hooks)
+
+
+def _has_global_hooks():
+    module = nn.modules.module
+    return bool(module._global_forward_hooks or module._global_forward_pre_hooks)
 
 
 def _fusable(mlp, x):
@@ -85,33 +94,46 @@ def _fusable(mlp, x):
         and type(mlp) in (nn.Sequential, nn.Linear)
         and torch.backends.mkldnn.enabled
         and not torch.is_grad_enabled()
-        and not mlp.training
         and x.device.type == "cpu"
         and x.dtype == torch.float32
-        and x.shape[0] > 0
+        and x.numel() > 0
         and not torch.is_autocast_enabled("cpu")
-        and not nn.modules.module._has_any_global_hook()
-        and not _has_hooks(mlp)
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+        and not _has_global_hooks()
     )
 
 
+def _runs_fused(layer):
+    # In evaluation mode (dropout is then the identity), with no hooks, and
+    # a Linear with float32 CPU weights.
+    if type(layer) not in _RUN_MLP_LAYERS or layer.training or _has_hooks(layer):
+        return False
+    if type(layer) is nn.Linear:
+        weight = layer.weight
+        return weight.dtype == torch.float32 and weight.device.type == "cpu"
+    return True
+
+
+@torch.jit.ignore
 def run_mlp(mlp, x):
     """``mlp(x)`` for a :func:`make_mlp` stack or a ``Linear``, faster in CPU float32 inference.
 
-    Outside autograd, on a CPU, in float32 and in evaluation mode, each
-    ``Linear`` runs as oneDNN's linear with the bias added inside the matmul
-    (1.2x a whole 64-128-64-8 encode in eager mode on this project's
-    benchmark machine); activations run as they are. The result is that of
-    ``mlp(x)``: bit for bit with ReLU in this project's tests, to a few ulps
-    with activations whose own kernels round a batch's tail differently.
-    With ReLU a row's result does not depend on the rows that come with it.
-    Forward hooks on the stack or its layers are honoured by running
-    ``mlp(x)`` itself.
+    Outside autograd (and tracing or compiling), on a CPU, in float32 and in
+    evaluation mode, each ``Linear`` runs as oneDNN's linear with the bias
+    added inside the matmul (1.2x a whole 64-128-64-8 encode in eager mode
+    on this project's benchmark machine); activations run as they are.
+    Measured on that machine (an x86 CPU with AVX-512), the result is that
+    of ``mlp(x)`` bit for bit with ReLU and to a few ulps with activations
+    whose own kernels round a batch's tail differently, and with ReLU a row's
+    result does not depend on the rows that come with it. Any layer outside
+    those :func:`make_mlp` builds, a layer in training mode or a forward hook
+    sends the call to ``mlp(x)`` itself.
     """
-    if not _fusable(mlp, x):
+    if not _fusable(mlp, x) or _has_hooks(mlp):
         return mlp(x)
     layers = [mlp] if type(mlp) is nn.Linear else list(mlp)
-    if any(_has_hooks(layer) for layer in layers):
+    if not all(_runs_fused(layer) for layer in layers):
         return mlp(x)
     shape = x.shape
     h = x.reshape(-1, shape[-1]).contiguous()
@@ -123,7 +145,7 @@ def run_mlp(mlp, x):
     for layer in layers:
         if type(layer) is nn.Linear:
             h = _fused_linear(h, layer.weight, layer.bias, "none", [], "")
-        elif type(layer) not in (nn.Dropout, nn.Identity):  # identities in evaluation
+        elif type(layer) is not nn.Dropout:  # Dropout is the identity in evaluation.
             h = layer(h)
     return h[:n_rows].reshape(*shape[:-1], h.shape[-1])
 

@@ -34,10 +34,11 @@ DEFAULT_LEARNING_RATE = 3e-3
 _DEFAULT_ESTIMATORS = {"autoencoder": AutoencoderTransformer, "vae": VAETransformer}
 
 # Rows per inference call. Every call gets exactly this many rows (the last
-# block padded with copies of its first row): float32 matrix kernels pick
-# their code path by the number of rows, which changes the last bits of a
-# row's result, so a fixed count makes a row's score a function of the row
-# alone, bit for bit.
+# block padded with zeros): float32 matrix kernels can pick their code path
+# by the number of rows, which changes the last bits of a row's result, so a
+# fixed count makes a row's score a function of the row alone, bit for bit.
+# (On a CPU, inference runs oneDNN's linear, which is already row-invariant
+# on this project's machine; the fixed count keeps that true elsewhere.)
 SCORE_BLOCK_SIZE = 512
 
 # Relative floor of the per-feature residual variance, so that a feature the

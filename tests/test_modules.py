@@ -138,15 +138,35 @@ def test_inference_path_equals_the_eager_stack_row_by_row(activation, n_rows):
     with torch.inference_mode():
         whole = run_mlp(mlp, x)
         np.testing.assert_allclose(whole, mlp(x), rtol=1e-6, atol=1e-6)
-        if activation in ("relu", "identity"):
-            assert torch.equal(whole, mlp(x))
         for start in (0, 5, 300 - n_rows):
             part = run_mlp(mlp, x[start : start + n_rows])
             np.testing.assert_allclose(part, whole[start : start + n_rows], rtol=1e-6, atol=1e-7)
             if activation in ("relu", "identity"):
                 assert torch.equal(part, whole[start : start + n_rows])
-        # Leading axes are kept (the VAE decodes (draws, rows, codes)).
+        # Leading axes are kept (the VAE decodes (draws, rows, codes)), and a
+        # strided input gives the same.
         assert torch.equal(run_mlp(mlp, x.reshape(3, 100, 12)), whole.reshape(3, 100, 3))
+        assert torch.equal(run_mlp(mlp, x.t().contiguous().t()), whole)
+
+
+@needs_onednn
+@pytest.mark.parametrize("threads", [1, 2])
+def test_inference_path_is_row_invariant_for_wide_layers(threads):
+    # Wide inputs, few rows and two threads: where a kernel might split the
+    # reduction over threads and round a small batch differently.
+    torch.manual_seed(0)
+    mlp = make_mlp([512, 256, 4], "relu").eval()
+    x = torch.randn(64, 512)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            whole = run_mlp(mlp, x)
+            np.testing.assert_allclose(whole, mlp(x), rtol=1e-5, atol=1e-5)
+            for n_rows in (1, 2, 5):
+                assert torch.equal(run_mlp(mlp, x[7 : 7 + n_rows]), whole[7 : 7 + n_rows])
+    finally:
+        torch.set_num_threads(before)
 
 
 @needs_onednn
@@ -169,6 +189,11 @@ def test_inference_path_is_taken_only_where_it_applies(monkeypatch):
         mlp.train()
         run_mlp(mlp, x)  # dropout would be live in training mode
         mlp.eval()
+        mc_dropout = make_mlp([6, 8, 2], "relu", dropout=0.5).eval()
+        mc_dropout[2].train()  # Monte Carlo dropout: live in an evaluated stack
+        assert not torch.equal(run_mlp(mc_dropout, x), run_mlp(mc_dropout, x))
+        own_layer = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Softmax(dim=0)).eval()
+        np.testing.assert_allclose(run_mlp(own_layer, x[:1]), 1.0)  # mixes rows: eager
         seen = []
         handle = mlp[1].register_forward_hook(lambda *args: seen.append(1))
         run_mlp(mlp, x)

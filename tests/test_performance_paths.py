@@ -118,8 +118,10 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
     passes.clear()
     with sklearn.config_context(assume_finite=True):
         np.testing.assert_array_equal(getattr(fitted, method)(X_large), expected)
-        # One input check fewer per batch; the output's check is unchanged.
+        # No input check left; the output's stays (one test of the sum of the
+        # batches' sums; score_samples tests that sum for NaN alone).
         assert len(passes) == checked_passes - n_batches
+        assert passes == ([torch.Size([])] if method == "transform" else [])
         message = f"{method} produced non-finite values for 1 rows: .*unchecked under"
         with pytest.raises(ValueError, match=message):
             getattr(fitted, method)(X)
@@ -130,10 +132,9 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
         getattr(fitted, method)(X)
 
 
-def test_the_exact_output_pass_runs_only_when_a_batch_sum_is_not_finite(X_large, monkeypatch):
-    # The output is summed batch by batch while in cache; the whole-array
-    # check (which counts the bad rows) runs only when a sum is not finite.
-    est = AutoencoderTransformer(**FAST, max_iter=1).fit(X_large[:300])
+@pytest.fixture
+def exact_output_passes(monkeypatch):
+    """The methods whose whole-array output check runs, in call order."""
     calls = []
     exact = _base.check_finite_output
     monkeypatch.setattr(
@@ -141,18 +142,44 @@ def test_the_exact_output_pass_runs_only_when_a_batch_sum_is_not_finite(X_large,
         "check_finite_output",
         lambda out, method, **kw: calls.append(method) or exact(out, method, **kw),
     )
+    return calls
+
+
+def test_the_exact_output_pass_runs_only_when_a_batch_sum_is_not_finite(
+    X_large, exact_output_passes
+):
+    # The output is summed batch by batch while in cache; the whole-array
+    # check (which counts the bad rows) runs only when a sum is not finite.
+    est = AutoencoderTransformer(**FAST, max_iter=1).fit(X_large[:300])
     est.transform(X_large)
-    assert calls == []
+    assert exact_output_passes == []
     code_layer = est.net_.module_.encoder[-1]
     with torch.no_grad():
         code_layer.bias.fill_(3e38)  # each code finite, the sum of a batch not
     Z = est.transform(X_large)
     assert np.isfinite(Z).all() and np.all(Z > 1e38)
-    assert calls == ["transform"]
+    assert exact_output_passes == ["transform"]
     with torch.no_grad():
         code_layer.bias[0] = np.inf
     with pytest.raises(ValueError, match=f"transform produced non-finite values for {N_ROWS} rows"):
         est.transform(X_large)
+
+
+def test_minus_inf_scores_pass_the_output_check_and_nan_scores_do_not(
+    fitted, X_large, exact_output_passes
+):
+    # score_samples allows -inf (the worst score): a row whose reconstruction
+    # error overflows float32 gets it, without the exact pass over the scores.
+    X = X_large.copy()
+    X[5] = 1e30
+    scores = fitted.score_samples(X)
+    assert scores[5] == -np.inf and np.isfinite(np.delete(scores, 5)).all()
+    assert exact_output_passes == []
+    X[-1, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="score_samples produced non-finite values for 1 rows"):
+            fitted.score_samples(X)
+    assert exact_output_passes == ["score_samples"]
 
 
 def test_large_finite_values_whose_sum_overflows_pass(fitted):
