@@ -197,7 +197,10 @@ FIT_METHODS = {
 
 
 def encode_raw(encoder, X):
-    """Plain no-grad encode of ``X`` in ``ENCODE_BATCH``-row slices into one array."""
+    """Plain no-grad encode of ``X`` in ``ENCODE_BATCH``-row slices into one array.
+
+    ``encoder`` is the network, or any function of a batch (``onednn_forward``).
+    """
     out = np.empty((len(X), WIDTHS[3]), dtype=np.float32)
     x = torch.from_numpy(X)
     with torch.no_grad():
@@ -206,25 +209,19 @@ def encode_raw(encoder, X):
     return out
 
 
-def encode_raw_onednn(encoder, X):
-    """``encode_raw`` with each ``Linear`` as oneDNN's linear (bias inside the matmul).
+def onednn_forward(encoder, h):
+    """``encoder(h)`` with each ``Linear`` as oneDNN's linear (bias inside the matmul).
 
     The kernel ``transform`` runs on a CPU, written out here independently of
-    skaevae: the ratio of ours to it is the cost of everything but the kernel.
+    skaevae: the ratio of ours to the encode on it is the cost of everything
+    but the kernel.
     """
-    linear = torch.ops.mkldnn._linear_pointwise
-    out = np.empty((len(X), WIDTHS[3]), dtype=np.float32)
-    x = torch.from_numpy(X)
-    with torch.no_grad():
-        for start in range(0, len(x), ENCODE_BATCH):
-            h = x[start : start + ENCODE_BATCH]
-            for layer in encoder:
-                if isinstance(layer, nn.Linear):
-                    h = linear(h, layer.weight, layer.bias, "none", [], "")
-                else:
-                    h = layer(h)
-            out[start : start + ENCODE_BATCH] = h.numpy()
-    return out
+    for layer in encoder:
+        if isinstance(layer, nn.Linear):
+            h = torch.ops.mkldnn._linear_pointwise(h, layer.weight, layer.bias, "none", [], "")
+        else:
+            h = layer(h)
+    return h
 
 
 def transform_assume_finite(est):
@@ -407,7 +404,9 @@ def main():
             "raw": functools.partial(encode_raw, encoder),
         }
         if torch.backends.mkldnn.is_available():
-            tr_calls["raw_onednn"] = functools.partial(encode_raw_onednn, encoder)
+            tr_calls["raw_onednn"] = functools.partial(
+                encode_raw, functools.partial(onednn_forward, encoder)
+            )
         tr_times = {name: [] for name in tr_calls}
         for rep in range(TRANSFORM_REPEATS.get(n, 3)):
             # The order rotates, so that no method always follows the same one.

@@ -89,11 +89,13 @@ def _has_global_hooks():
 
 
 def _fusable(mlp, x):
+    # Autograd first: training, the hot path, leaves after one test.
     return (
-        _fused_linear is not None
+        not torch.is_grad_enabled()
+        and _fused_linear is not None
         and type(mlp) in (nn.Sequential, nn.Linear)
+        and not _has_hooks(mlp)
         and torch.backends.mkldnn.enabled
-        and not torch.is_grad_enabled()
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.numel() > 0
@@ -130,7 +132,7 @@ def run_mlp(mlp, x):
     those :func:`make_mlp` builds, a layer in training mode or a forward hook
     sends the call to ``mlp(x)`` itself.
     """
-    if not _fusable(mlp, x) or _has_hooks(mlp):
+    if not _fusable(mlp, x):
         return mlp(x)
     layers = [mlp] if type(mlp) is nn.Linear else list(mlp)
     if not all(_runs_fused(layer) for layer in layers):
