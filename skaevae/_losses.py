@@ -53,7 +53,7 @@ class ReconstructionLoss(nn.Module):
         Every row has the same number of features, so the mean of the rows'
         means is the mean over all entries.
         """
-        return (x - output["x_loc"]).square().mean()
+        return nn.functional.mse_loss(output["x_loc"], x)
 
 
 class ELBOLoss(nn.Module):

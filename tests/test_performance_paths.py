@@ -1,5 +1,6 @@
 """Tests of the inference data path: bounded batches, no full-size copies, checks."""
 
+import functools
 import tracemalloc
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer, _base, _modules
 from skaevae._base import INFERENCE_BATCH_SIZE, tensor_batches
+from skaevae._modules import AutoencoderModule
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 N_ROWS = 2 * INFERENCE_BATCH_SIZE + 100  # three batches, the last one partial
@@ -198,10 +200,12 @@ def test_vae_scoring_keeps_its_smaller_batches():
 
 @pytest.mark.parametrize("estimator", [AutoencoderTransformer, VAETransformer])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_cpu_chunks_give_the_whole_batch_gradient(estimator, weighted):
+def test_cpu_chunks_give_the_whole_batch_gradient(estimator, weighted, monkeypatch):
     # A batch of 4096 rows through a 256-wide layer runs forward and backward
     # in 1024-row chunks; the summed chunk gradients and the loss are the
-    # whole batch's.
+    # whole batch's. (The autoencoder's fused loss, which takes whole batches,
+    # is switched off here.)
+    monkeypatch.setattr(_modules, "MIN_FUSED_TRAINING_ROWS", 10**9)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(4096, 12)).astype(np.float32)
     net = (
@@ -236,6 +240,118 @@ def test_cpu_chunks_give_the_whole_batch_gradient(estimator, weighted):
     for a, b in zip(grads_chunked, grads_whole, strict=True):
         assert b.abs().max() > 0
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * b.abs().max().item())
+
+
+def _eager_loss(module, x):
+    return torch.nn.functional.mse_loss(module(x)["x_loc"], x)
+
+
+@pytest.mark.parametrize("hidden", [(32, 16), (), (24,)])
+def test_fused_reconstruction_loss_is_autograds_bit_for_bit(hidden):
+    # One autograd node for the whole ReLU autoencoder and its loss, run with
+    # the kernels the layer-by-layer graph runs: the same loss and gradients.
+    torch.manual_seed(0)
+    module = AutoencoderModule(12, 3, hidden, "relu" if hidden else "identity")
+    x = torch.randn(1500, 12) * 2
+    data = x.clone()
+    results = []
+    for loss_fn in (module.fused_reconstruction_loss, functools.partial(_eager_loss, module)):
+        module.zero_grad(set_to_none=True)
+        loss = loss_fn(x)
+        assert loss is not None and loss.requires_grad
+        loss.backward()
+        results.append([loss.detach(), *(p.grad for p in module.parameters())])
+    assert all(p.grad.abs().max() > 0 for p in module.parameters())
+    for fused, eager in zip(*results, strict=True):
+        assert torch.equal(fused, eager)
+    assert torch.equal(x, data)  # the forward pass works in place, but not on the data
+
+
+def test_fused_reconstruction_loss_skips_frozen_parameters():
+    torch.manual_seed(0)
+    module = AutoencoderModule(12, 3, (16,))
+    module.encoder[0].requires_grad_(False)
+    x = torch.randn(1024, 12)
+    module.fused_reconstruction_loss(x).backward()
+    fused = [p.grad for p in module.parameters()]
+    module.zero_grad(set_to_none=True)
+    _eager_loss(module, x).backward()
+    for a, b in zip(fused, (p.grad for p in module.parameters()), strict=True):
+        assert (a is None and b is None) or torch.equal(a, b)
+    assert fused[0] is None and fused[2] is not None
+
+
+def test_fused_reconstruction_loss_applies_only_where_it_may():
+    torch.manual_seed(0)
+    module = AutoencoderModule(6, 2, (8,))
+    x = torch.randn(_modules.MIN_FUSED_TRAINING_ROWS, 6)
+    assert module.fused_reconstruction_loss(x) is not None
+    skipped = [
+        module.fused_reconstruction_loss(x[:-1]),  # too few rows to pay
+        module.fused_reconstruction_loss(x.double()),
+        module.fused_reconstruction_loss(x.clone().requires_grad_()),
+        module.fused_reconstruction_loss(x[None]),
+        AutoencoderModule(6, 2, (8,), "tanh").fused_reconstruction_loss(x),
+        AutoencoderModule(6, 2, (8,), dropout=0.1).fused_reconstruction_loss(x),
+        AutoencoderModule(6, 2, (8,)).double().fused_reconstruction_loss(x),
+    ]
+    with torch.no_grad():
+        skipped.append(module.fused_reconstruction_loss(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        skipped.append(module.fused_reconstruction_loss(x))
+    for target, register in [
+        (module, "register_forward_hook"),
+        (module.encoder, "register_forward_pre_hook"),
+        (module.decoder[1], "register_full_backward_hook"),
+    ]:
+        handle = getattr(target, register)(lambda *args: None)
+        skipped.append(module.fused_reconstruction_loss(x))
+        handle.remove()
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
+    skipped.append(module.fused_reconstruction_loss(x))
+    handle.remove()
+    assert skipped == [None] * 13
+    assert module.fused_reconstruction_loss(x) is not None
+
+
+def test_fused_reconstruction_loss_is_once_differentiable():
+    # A second derivative raises rather than silently missing terms.
+    torch.manual_seed(0)
+    module = AutoencoderModule(6, 2, (8,))
+    loss = module.fused_reconstruction_loss(torch.randn(1024, 6))
+    (grad,) = torch.autograd.grad(loss, module.encoder[0].weight, create_graph=True)
+    with pytest.raises(RuntimeError, match="does not require grad|once_differentiable"):
+        grad.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"batch_size": 2048},
+        {"batch_size": 3000, "hidden_layer_sizes": (32,)},
+        {"batch_size": 2048, "early_stopping": True, "max_iter": 4},
+        {"batch_size": 2048, "init": "pca"},
+    ],
+)
+def test_fit_with_the_fused_loss_is_the_layer_by_layer_fit(params, monkeypatch):
+    # Whole fits, last short batches included (which take the eager path):
+    # the same loss curve and codes, bit for bit, and the fused path ran.
+    X = np.random.RandomState(0).normal(size=(5000, 16)).astype(np.float32)
+    calls = []
+    apply = _modules._ReLUStackMSE.apply
+    monkeypatch.setattr(
+        _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
+    )
+    results = []
+    for min_rows in (_modules.MIN_FUSED_TRAINING_ROWS, 10**9):
+        monkeypatch.setattr(_modules, "MIN_FUSED_TRAINING_ROWS", min_rows)
+        est = AutoencoderTransformer(
+            **{"n_components": 4, "max_iter": 3, "random_state": 0, **params}
+        ).fit(X)
+        results.append((est.loss_curve_, est.transform(X)))
+    assert calls and len(calls) % est.n_iter_ == 0
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
 def test_batch_callbacks_see_whole_batches():
