@@ -53,7 +53,9 @@ class ReconstructionLoss(nn.Module):
         Every row has the same number of features, so the mean of the rows'
         means is the mean over all entries.
         """
-        return nn.functional.mse_loss(output["x_loc"], x)
+        # Under bf16 autocast x_loc is bf16; older torch's mse_loss backward
+        # does not promote, so the output is cast to x's dtype (a no-op in float32).
+        return nn.functional.mse_loss(output["x_loc"].to(x.dtype), x)
 
 
 class ELBOLoss(nn.Module):

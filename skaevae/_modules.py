@@ -142,9 +142,11 @@ def _relu_stack(stacks, x):
     """``(relu_after, params)`` of ``stacks`` run in sequence, if :class:`_ReLUStackMSE` applies.
 
     That is: every stack a ``Sequential`` of ``Linear`` layers (float32 CPU
-    weights, with bias), each followed by at most one ``ReLU``, and no hooks;
-    ``x`` a 2-D float32 CPU batch of data (no gradient) with at least
-    ``MIN_FUSED_TRAINING_ROWS`` rows; autograd on, and no autocast, tracing,
+    weights, with bias), each followed by at most one ``ReLU`` (not the last,
+    whose output the loss compares with ``x``), and no hooks; ``x`` a 2-D
+    float32 CPU batch of data (no gradient) with at least
+    ``MIN_FUSED_TRAINING_ROWS`` rows; autograd on, and no autocast, anomaly
+    detection (which should name the layer that made a NaN), tracing,
     compiling or torch.func transform. Otherwise None.
     """
     if (
@@ -155,6 +157,7 @@ def _relu_stack(stacks, x):
         or x.shape[0] < MIN_FUSED_TRAINING_ROWS
         or x.requires_grad
         or torch.is_autocast_enabled("cpu")
+        or torch.is_anomaly_enabled()
         or torch.jit.is_tracing()
         or torch.compiler.is_compiling()
         or _functorch_active()
@@ -178,7 +181,7 @@ def _relu_stack(stacks, x):
                 relu_after[-1] = True
             else:
                 return None
-    if not relu_after:
+    if not relu_after or relu_after[-1]:
         return None
     return tuple(relu_after), params
 
@@ -187,14 +190,16 @@ class _ReLUStackMSE(torch.autograd.Function):
     """Mean squared error between a ReLU MLP's output and its input, as one autograd node.
 
     ``forward(x, relu_after, weight_0, bias_0, ...)`` runs ``Linear`` layers,
-    with ReLU after those flagged in ``relu_after``, and returns
-    ``mean((mlp(x) - x)²)``. Forward and backward run the kernels that the
-    eager layers, ``mse_loss`` and autograd run, in the same order, so the
-    loss and the gradients are theirs bit for bit (``tests/test_modules.py``).
-    What it saves is autograd's bookkeeping for about three nodes per layer
-    and the memory they allocate: each backward step overwrites the gradient
-    that the step before it made, and the output's gradient overwrites the
-    output. Once differentiable: a second derivative raises.
+    with ReLU after those flagged in ``relu_after`` (never the last), and
+    returns ``mean((mlp(x) - x)²)``. Forward and backward run the kernels
+    that the eager layers, ``mse_loss`` and autograd run, in the same order,
+    so the loss and the gradients are theirs bit for bit
+    (``tests/test_performance_paths.py``). What it saves is autograd's
+    bookkeeping for about three nodes per layer and the memory they
+    allocate: ReLU's backward overwrites the gradient that the layer above
+    has just made instead of allocating another. Saved tensors are left as
+    they are, so a graph kept with ``retain_graph`` can be run again. Once
+    differentiable: a second derivative raises.
     """
 
     @staticmethod
@@ -221,8 +226,8 @@ class _ReLUStackMSE(torch.autograd.Function):
         saved = ctx.saved_tensors
         inputs, diff, weights = saved[:n], saved[n], saved[n + 1 :]
         needs = ctx.needs_input_grad  # (x, relu_after, weight_0, bias_0, ...)
-        # mse_loss's backward, 2 (output - x) / size * grad, in place.
-        grad = diff.mul_(2.0 / diff.numel()).mul_(grad_loss)
+        # mse_loss's backward, 2 (output - x) / size * grad, in that order.
+        grad = torch.mul(diff, 2.0 / diff.numel()).mul_(grad_loss)
         grads = [None] * (2 * n)
         for i in reversed(range(n)):
             if relu_after[i]:  # the layer's output is its ReLU's mask
@@ -233,8 +238,9 @@ class _ReLUStackMSE(torch.autograd.Function):
                 grads[2 * i] = grad.t().mm(inputs[i])
             if needs[3 + 2 * i]:
                 grads[2 * i + 1] = grad.sum(0)
-            if i > 0:
-                grad = grad.mm(weights[i])
+            if not any(needs[2 : 2 + 2 * i]):  # no layer below needs a gradient
+                break
+            grad = grad.mm(weights[i])
         return (None, None, *grads)
 
 
@@ -411,15 +417,19 @@ class AutoencoderModule(nn.Module):
     def fused_reconstruction_loss(self, x):
         """``mse_loss(self(x)["x_loc"], x)`` as one autograd node, or None.
 
-        It applies in CPU float32 training of a ReLU network on batches of
-        ``MIN_FUSED_TRAINING_ROWS`` rows or more (:class:`_ReLUStackMSE`), and
-        gives the loss and gradients of the layer-by-layer graph bit for bit.
-        Measured at batch 4096 on the 64-128-64-8 autoencoder, whole fits ran
-        1.10x faster on one thread and 1.15x on two; at batch 1024, 1.01x and
-        1.04x (``benchmarks/results/throughput_notes.md``). None where it does
-        not apply: the caller then runs the layers one by one.
+        It applies in CPU float32 training on batches of
+        ``MIN_FUSED_TRAINING_ROWS`` rows or more, to this class itself (not a
+        subclass, whose own ``forward``, ``encode`` or ``decode`` it would
+        skip) with ReLU or no activation, no dropout and no hooks
+        (:func:`_relu_stack` lists the conditions), and gives the loss and
+        gradients of the layer-by-layer graph bit for bit. Measured at batch
+        4096 on the 64-128-64-8 autoencoder, whole fits ran 1.04-1.10x as
+        fast as with that graph on one thread and 1.01-1.15x on two; at batch
+        1024, 1.01x and 1.04x (``benchmarks/results/throughput_notes.md``).
+        None where it does not apply: the caller then runs the layers one by
+        one.
         """
-        if _has_any_hooks(self):
+        if type(self) is not AutoencoderModule or _has_any_hooks(self):
             return None
         plan = _relu_stack((self.encoder, self.decoder), x)
         if plan is None:

@@ -10,13 +10,15 @@ much as a whole training step of these small MLPs. Here instead:
 - the epoch loop keeps the loss on the device and syncs once per epoch, and
   notifies per-batch callbacks only when one is listening (:class:`AutoencoderNet`);
 - the validation split is held out only when early stopping asks for it;
-- on a CPU, the autoencoder's unweighted loss on a batch of 1024 rows or more
-  is one autograd node over the whole ReLU network
+- on a CPU, the autoencoder's unweighted float32 loss on a batch of 1024 rows
+  or more, with ReLU or no activation, no dropout, no batch callbacks and no
+  ``compile``, is one autograd node over the whole network
   (:meth:`AutoencoderModule.fused_reconstruction_loss`): autograd's loss and
   gradients, bit for bit, with less bookkeeping and memory traffic;
-- otherwise, on a CPU, a large batch runs forward and backward in chunks whose
-  activations fit in a core's L2 cache, adding up the gradients before the one
-  optimiser step (``CPU_CHUNK_BYTES``);
+- otherwise (the VAE, sample weights, other activations, ...), on a CPU, a
+  large batch runs forward and backward in chunks whose activations fit in a
+  core's L2 cache, adding up the gradients before the one optimiser step
+  (``CPU_CHUNK_BYTES``);
 - small CPU batches train on one thread (:mod:`._threads`).
 
 On a GPU two options pay for these small networks, whose steps are too short
@@ -47,7 +49,10 @@ PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 # batch 4096: 2048-row chunks (1 MiB at width 128) trained 2-11% faster than
 # whole batches in four interleaved comparisons, 1024-row chunks 3% slower
 # (benchmarks/results/throughput_notes.md). Layers wide enough to leave fewer
-# than MIN_CHUNK_ROWS rows per chunk keep whole batches.
+# than MIN_CHUNK_ROWS rows per chunk keep whole batches. That autoencoder now
+# takes the fused loss (AutoencoderModule.fused_reconstruction_loss) on whole
+# batches, which chunks did not speed up (2048-row chunks: 1.02x, 1024: 0.89x);
+# the chunks serve the batches that the fused loss does not take.
 CPU_CHUNK_BYTES = 2**20
 MIN_CHUNK_ROWS = 1024
 

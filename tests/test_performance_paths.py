@@ -1,4 +1,4 @@
-"""Tests of the inference data path: bounded batches, no full-size copies, checks."""
+"""Fast paths: inference batches, copies and checks; training chunks and the fused loss."""
 
 import functools
 import tracemalloc
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer, _base, _modules
 from skaevae._base import INFERENCE_BATCH_SIZE, tensor_batches
@@ -246,12 +247,16 @@ def _eager_loss(module, x):
     return torch.nn.functional.mse_loss(module(x)["x_loc"], x)
 
 
-@pytest.mark.parametrize("hidden", [(32, 16), (), (24,)])
-def test_fused_reconstruction_loss_is_autograds_bit_for_bit(hidden):
+@pytest.mark.parametrize("hidden, code_relu", [((32, 16), False), ((), False), ((24,), True)])
+@pytest.mark.parametrize("upstream", [1.0, 3.0])
+def test_fused_reconstruction_loss_is_autograds_bit_for_bit(hidden, code_relu, upstream):
     # One autograd node for the whole ReLU autoencoder and its loss, run with
-    # the kernels the layer-by-layer graph runs: the same loss and gradients.
+    # the kernels the layer-by-layer graph runs: the same loss and gradients,
+    # also with a ReLU on the code and a gradient other than 1 from above.
     torch.manual_seed(0)
     module = AutoencoderModule(12, 3, hidden, "relu" if hidden else "identity")
+    if code_relu:
+        module.encoder.append(torch.nn.ReLU())
     x = torch.randn(1500, 12) * 2
     data = x.clone()
     results = []
@@ -259,7 +264,7 @@ def test_fused_reconstruction_loss_is_autograds_bit_for_bit(hidden):
         module.zero_grad(set_to_none=True)
         loss = loss_fn(x)
         assert loss is not None and loss.requires_grad
-        loss.backward()
+        (loss * upstream).backward()
         results.append([loss.detach(), *(p.grad for p in module.parameters())])
     assert all(p.grad.abs().max() > 0 for p in module.parameters())
     for fused, eager in zip(*results, strict=True):
@@ -281,16 +286,40 @@ def test_fused_reconstruction_loss_skips_frozen_parameters():
     assert fused[0] is None and fused[2] is not None
 
 
+def test_fused_reconstruction_loss_can_run_backward_twice():
+    # Saved tensors are not overwritten: a retained graph gives the same
+    # gradients again, as autograd's does.
+    torch.manual_seed(0)
+    module = AutoencoderModule(12, 3, (16,))
+    x = torch.randn(1024, 12)
+    grads = []
+    for loss in (module.fused_reconstruction_loss(x), _eager_loss(module, x)):
+        module.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=True)
+        loss.backward()
+        grads.append([p.grad for p in module.parameters()])
+    for a, b in zip(*grads, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_fused_reconstruction_loss_applies_only_where_it_may():
+    class Noisy(AutoencoderModule):  # a subclass may change what forward does
+        def encode(self, x):
+            return super().encode(x + 0.1)
+
     torch.manual_seed(0)
     module = AutoencoderModule(6, 2, (8,))
     x = torch.randn(_modules.MIN_FUSED_TRAINING_ROWS, 6)
     assert module.fused_reconstruction_loss(x) is not None
+    trailing_relu = AutoencoderModule(6, 2, (8,))
+    trailing_relu.decoder.append(torch.nn.ReLU())
     skipped = [
+        Noisy(6, 2, (8,)).fused_reconstruction_loss(x),
+        trailing_relu.fused_reconstruction_loss(x),
         module.fused_reconstruction_loss(x[:-1]),  # too few rows to pay
         module.fused_reconstruction_loss(x.double()),
         module.fused_reconstruction_loss(x.clone().requires_grad_()),
-        module.fused_reconstruction_loss(x[None]),
+        module.fused_reconstruction_loss(x.unsqueeze(1)),
         AutoencoderModule(6, 2, (8,), "tanh").fused_reconstruction_loss(x),
         AutoencoderModule(6, 2, (8,), dropout=0.1).fused_reconstruction_loss(x),
         AutoencoderModule(6, 2, (8,)).double().fused_reconstruction_loss(x),
@@ -298,6 +327,8 @@ def test_fused_reconstruction_loss_applies_only_where_it_may():
     with torch.no_grad():
         skipped.append(module.fused_reconstruction_loss(x))
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        skipped.append(module.fused_reconstruction_loss(x))
+    with torch.autograd.detect_anomaly(check_nan=False):
         skipped.append(module.fused_reconstruction_loss(x))
     for target, register in [
         (module, "register_forward_hook"),
@@ -307,10 +338,14 @@ def test_fused_reconstruction_loss_applies_only_where_it_may():
         handle = getattr(target, register)(lambda *args: None)
         skipped.append(module.fused_reconstruction_loss(x))
         handle.remove()
-    handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: None)
-    skipped.append(module.fused_reconstruction_loss(x))
-    handle.remove()
-    assert skipped == [None] * 13
+    for register in [
+        torch.nn.modules.module.register_module_forward_hook,
+        torch.nn.modules.module.register_module_full_backward_hook,
+    ]:
+        handle = register(lambda *args: None)
+        skipped.append(module.fused_reconstruction_loss(x))
+        handle.remove()
+    assert skipped == [None] * 17
     assert module.fused_reconstruction_loss(x) is not None
 
 
@@ -342,16 +377,48 @@ def test_fit_with_the_fused_loss_is_the_layer_by_layer_fit(params, monkeypatch):
     monkeypatch.setattr(
         _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
     )
-    results = []
+    results, n_calls = [], []
     for min_rows in (_modules.MIN_FUSED_TRAINING_ROWS, 10**9):
         monkeypatch.setattr(_modules, "MIN_FUSED_TRAINING_ROWS", min_rows)
+        calls.clear()
         est = AutoencoderTransformer(
             **{"n_components": 4, "max_iter": 3, "random_state": 0, **params}
         ).fit(X)
         results.append((est.loss_curve_, est.transform(X)))
-    assert calls and len(calls) % est.n_iter_ == 0
+        n_calls.append(len(calls))
+    assert n_calls[0] >= 2 * est.n_iter_ and n_calls[1] == 0
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+class _BatchEnd(Callback):
+    def on_batch_end(self, net, **kwargs):
+        pass
+
+
+@pytest.mark.parametrize(
+    "params, fit_params",
+    [
+        ({}, {"sample_weight": np.linspace(0.5, 1.5, 4096)}),
+        ({"precision": "bfloat16"}, {}),
+        ({"callbacks": [_BatchEnd()]}, {}),
+        ({"activation": "tanh"}, {}),
+        ({"dropout": 0.1}, {}),
+    ],
+)
+def test_fit_takes_the_fused_loss_only_where_it_applies(params, fit_params, monkeypatch):
+    X = np.random.RandomState(0).normal(size=(4096, 12)).astype(np.float32)
+    calls = []
+    apply = _modules._ReLUStackMSE.apply
+    monkeypatch.setattr(
+        _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
+    )
+    base = {"n_components": 3, "batch_size": 2048, "max_iter": 1, "random_state": 0}
+    AutoencoderTransformer(**base).fit(X)
+    assert len(calls) == 2
+    calls.clear()
+    AutoencoderTransformer(**base, **params).fit(X, **fit_params)
+    assert calls == []
 
 
 def test_batch_callbacks_see_whole_batches():
