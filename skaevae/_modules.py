@@ -88,6 +88,18 @@ def _has_global_hooks():
     return bool(module._global_forward_hooks or module._global_forward_pre_hooks)
 
 
+def _cpu_float32(tensor):
+    return tensor.device.type == "cpu" and tensor.dtype == torch.float32
+
+
+def _eager_context():
+    # Neither autocast (which changes the kernels' dtype) nor tracing or
+    # compiling (which would record these private calls instead of the layers).
+    return not (
+        torch.is_autocast_enabled("cpu") or torch.jit.is_tracing() or torch.compiler.is_compiling()
+    )
+
+
 def _fusable(mlp, x):
     # Autograd first: training, the hot path, leaves after one test.
     return (
@@ -96,12 +108,9 @@ def _fusable(mlp, x):
         and type(mlp) in (nn.Sequential, nn.Linear)
         and not _has_hooks(mlp)
         and torch.backends.mkldnn.enabled
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
+        and _cpu_float32(x)
         and x.numel() > 0
-        and not torch.is_autocast_enabled("cpu")
-        and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
+        and _eager_context()
         and not _has_global_hooks()
     )
 
@@ -112,8 +121,7 @@ def _runs_fused(layer):
     if type(layer) not in _RUN_MLP_LAYERS or layer.training or _has_hooks(layer):
         return False
     if type(layer) is nn.Linear:
-        weight = layer.weight
-        return weight.dtype == torch.float32 and weight.device.type == "cpu"
+        return _cpu_float32(layer.weight)
     return True
 
 
@@ -151,15 +159,12 @@ def _relu_stack(stacks, x):
     """
     if (
         not torch.is_grad_enabled()
-        or x.device.type != "cpu"
-        or x.dtype != torch.float32
+        or not _cpu_float32(x)
         or x.dim() != 2
         or x.shape[0] < MIN_FUSED_TRAINING_ROWS
         or x.requires_grad
-        or torch.is_autocast_enabled("cpu")
+        or not _eager_context()
         or torch.is_anomaly_enabled()
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
         or _functorch_active()
         or _has_any_global_hooks()
     ):
@@ -172,11 +177,10 @@ def _relu_stack(stacks, x):
             if _has_any_hooks(layer):
                 return None
             if type(layer) is nn.Linear:
-                weight, bias = layer.weight, layer.bias
-                if bias is None or weight.dtype != torch.float32 or weight.device.type != "cpu":
+                if layer.bias is None or not _cpu_float32(layer.weight):
                     return None
                 relu_after.append(False)
-                params += [weight, bias]
+                params += [layer.weight, layer.bias]
             elif type(layer) is nn.ReLU and relu_after and not relu_after[-1]:
                 relu_after[-1] = True
             else:
