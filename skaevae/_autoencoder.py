@@ -39,7 +39,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     init : {"random", "pca"}, default="random"
         How the network's weights start. ``"random"`` is torch's default
         initialisation. ``"pca"`` starts from PCA of the (weighted) training
-        data: the initial network reconstructs each row exactly as
+        rows (with ``early_stopping``, without the validation rows): the
+        initial network reconstructs each row exactly as
         :class:`~sklearn.decomposition.PCA` with ``n_components`` does
         (through ReLU layers, a hidden layer of width ``h`` carries ``h // 2``
         principal scores), and training refines it from there. Hidden units

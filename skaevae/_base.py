@@ -33,6 +33,7 @@ from ._training import (
     fit_net,
     flush_denormals,
     resolve_device,
+    split_rows,
 )
 
 # Rows per inference batch: large enough to amortise per-call overhead, small
@@ -327,7 +328,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, sample_weight))
+        init_module = None
+        if self.init == "pca":
+            # PCA of the rows training sees: with early stopping, the
+            # validation rows are held out of the start as well.
+            rows = slice(None)
+            if self.early_stopping:
+                rows = split_rows(n_samples, self.validation_fraction, seed)[0].numpy()
+            init_module = self._pca_initializer(
+                X[rows], None if sample_weight is None else sample_weight[rows]
+            )
+        fit_net(net, x, weight, seed, init_module=init_module)
         del x
 
         self.net_ = net

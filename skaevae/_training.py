@@ -128,23 +128,29 @@ class TensorBatchIterator:
                 yield x[start:stop], (None if weight is None else weight[start:stop])
 
 
-class RandomSplit:
-    """skorch ``train_split``: hold out a random ``fraction`` of the rows.
+def split_rows(n, fraction, seed):
+    """``(train, valid)``: CPU index tensors of a random split of ``n`` rows.
 
-    The permutation comes from a local generator seeded with ``seed``, so the
-    split is reproducible and leaves global RNG state alone.
+    ``round(fraction * n)`` rows are held out, at least one and at most
+    ``n - 1``. The permutation comes from a local generator seeded with
+    ``seed``, so the split is reproducible and leaves global RNG state alone.
     """
+    n_valid = min(max(1, int(round(fraction * n))), n - 1)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[n_valid:], order[:n_valid]
+
+
+class RandomSplit:
+    """skorch ``train_split``: hold out a random ``fraction`` of the rows (:func:`split_rows`)."""
 
     def __init__(self, fraction, seed):
         self.fraction = fraction
         self.seed = seed
 
     def __call__(self, dataset, y=None, **kwargs):
-        n = len(dataset)
-        n_valid = min(max(1, int(round(self.fraction * n))), n - 1)
-        generator = torch.Generator().manual_seed(self.seed)
-        order = torch.randperm(n, generator=generator).to(dataset.x.device)
-        return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
+        train, valid = split_rows(len(dataset), self.fraction, self.seed)
+        device = dataset.x.device
+        return dataset.subset(train.to(device)), dataset.subset(valid.to(device))
 
 
 class StopWhenNotImproving(EarlyStopping):

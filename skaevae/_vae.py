@@ -62,7 +62,8 @@ class VAETransformer(BaseAutoencoder):
 
     init : {"random", "pca"}, default="random"
         How the weights start: torch's random initialisation, or, with
-        ``"pca"``, close to probabilistic PCA of the (weighted) training data. The
+        ``"pca"``, close to probabilistic PCA of the (weighted) training rows
+        (with ``early_stopping``, without the validation rows). The
         posterior mean then starts as the whitened principal scores, the
         posterior scale as PPCA's, the output scale of each feature as its
         residual scale, and the decoder mean reconstructs each row as

@@ -425,3 +425,56 @@ def test_pca_init_with_more_components_than_rows():
     for cls in (AutoencoderTransformer, VAETransformer):
         model = cls(n_components=8, init="pca", max_iter=2, random_state=0).fit(X)
         assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pca_init_with_early_stopping_sees_only_the_training_rows(cls, weighted, monkeypatch):
+    # The validation rows are held out of the PCA start as well, so the
+    # validation loss that early stopping watches is of rows the model has
+    # not seen in any way.
+    from skaevae import _base, _training
+
+    seen, split = [], []
+    principal_axes = _base.principal_axes
+
+    def spy_pca(X, sample_weight=None, **kwargs):
+        seen.append((X.copy(), None if sample_weight is None else sample_weight.copy()))
+        return principal_axes(X, sample_weight, **kwargs)
+
+    random_split = _training.RandomSplit.__call__
+
+    def spy_split(self, dataset, y=None, **kwargs):
+        train, valid = random_split(self, dataset, y, **kwargs)
+        split.append((train.x.numpy().copy(), valid.x.numpy().copy()))
+        return train, valid
+
+    monkeypatch.setattr(_base, "principal_axes", spy_pca)
+    monkeypatch.setattr(_training.RandomSplit, "__call__", spy_split)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))  # distinct first columns identify the rows
+    weight = rng.uniform(0.5, 2.0, size=60) if weighted else None
+    cls(
+        n_components=2,
+        init="pca",
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=2,
+        random_state=0,
+    ).fit(X, sample_weight=weight)
+    ((pca_rows, pca_weight),) = seen
+    train_rows, valid_rows = split[0]
+    assert len(pca_rows) == len(train_rows) == 48 and len(valid_rows) == 12
+
+    def by_first_column(rows):
+        return rows[np.argsort(rows[:, 0])]
+
+    np.testing.assert_array_equal(
+        by_first_column(pca_rows.astype(np.float32)), by_first_column(train_rows)
+    )
+    if weighted:
+        index = [np.flatnonzero(X[:, 0] == row[0])[0] for row in pca_rows]
+        ratio = pca_weight / weight[index]  # the fit's weights, scaled by one constant
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    else:
+        assert pca_weight is None
