@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae import AutoencoderTransformer, VAETransformer, _modules
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +38,11 @@ def small_X():
 
 
 # Fast settings for behaviour tests: tiny network, few epochs.
+# Tests of the CPU inference path, which runs oneDNN's linear where torch has it.
+needs_onednn = pytest.mark.skipif(
+    _modules._fused_linear is None, reason="torch built without oneDNN's linear"
+)
+
 FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
 
 

@@ -10,6 +10,8 @@ from skaevae import _modules
 from skaevae._losses import gaussian_log_prob
 from skaevae._modules import AutoencoderModule, VAEModule, make_mlp, run_mlp
 
+from .conftest import needs_onednn
+
 
 def test_linear_autoencoder_is_two_affine_maps():
     module = AutoencoderModule(10, 3, hidden_layer_sizes=(), activation="identity")
@@ -117,11 +119,6 @@ def test_init_pca_needs_relu_or_identity():
     module = AutoencoderModule(4, 2, (8,), "tanh")
     with pytest.raises(ValueError, match="init='pca' needs activation='relu' or 'identity'"):
         module.init_pca(np.zeros(4), np.eye(4)[:2], np.ones(2), None, "tanh")
-
-
-needs_onednn = pytest.mark.skipif(
-    _modules._fused_linear is None, reason="torch built without oneDNN's linear"
-)
 
 
 @needs_onednn

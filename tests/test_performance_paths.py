@@ -14,6 +14,8 @@ from skaevae import AutoencoderTransformer, VAETransformer, _base, _modules
 from skaevae._base import INFERENCE_BATCH_SIZE, tensor_batches
 from skaevae._modules import AutoencoderModule
 
+from .conftest import needs_onednn
+
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 N_ROWS = 2 * INFERENCE_BATCH_SIZE + 100  # three batches, the last one partial
 
@@ -465,7 +467,7 @@ def test_chunk_rows_follow_the_widest_layer():
     assert chunk_rows((512,)) is None
 
 
-@pytest.mark.skipif(_modules._fused_linear is None, reason="torch built without oneDNN's linear")
+@needs_onednn
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_a_lone_row_gets_exactly_what_a_batch_gives_it(cls, X_large):
     # CPU inference runs oneDNN's linear, whose results do not depend on the
