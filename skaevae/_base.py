@@ -328,17 +328,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        init_module = None
-        if self.init == "pca":
-            # PCA of the rows training sees: with early stopping, the
-            # validation rows are held out of the start as well.
-            rows = slice(None)
-            if self.early_stopping:
-                rows = split_rows(n_samples, self.validation_fraction, seed)[0].numpy()
-            init_module = self._pca_initializer(
-                X[rows], None if sample_weight is None else sample_weight[rows]
-            )
-        fit_net(net, x, weight, seed, init_module=init_module)
+        pca_weight = sample_weight
+        if self.init == "pca" and self.early_stopping:
+            # PCA of the rows training sees: the validation rows get weight 0
+            # (no copy of X), unless the training rows carry no weight at all.
+            pca_weight = np.ones(n_samples) if sample_weight is None else sample_weight.copy()
+            pca_weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
+            if not pca_weight.sum() > 0:
+                pca_weight = sample_weight
+        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, pca_weight))
         del x
 
         self.net_ = net

@@ -37,12 +37,12 @@ def small_X():
     return StandardScaler().fit_transform(X).astype(np.float64)
 
 
-# Fast settings for behaviour tests: tiny network, few epochs.
 # Tests of the CPU inference path, which runs oneDNN's linear where torch has it.
 needs_onednn = pytest.mark.skipif(
     _modules._fused_linear is None, reason="torch built without oneDNN's linear"
 )
 
+# Fast settings for behaviour tests: tiny network, few epochs.
 FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
 
 

@@ -429,24 +429,24 @@ def test_pca_init_with_more_components_than_rows():
 
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_pca_init_with_early_stopping_sees_only_the_training_rows(cls, weighted, monkeypatch):
-    # The validation rows are held out of the PCA start as well, so the
-    # validation loss that early stopping watches is of rows the model has
-    # not seen in any way.
+def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighted, monkeypatch):
+    # The validation rows are held out of the PCA start as well (weight 0,
+    # so X is not copied), so the validation loss that early stopping
+    # watches is of rows the model has not seen in any way.
     from skaevae import _base, _training
 
     seen, split = [], []
     principal_axes = _base.principal_axes
 
     def spy_pca(X, sample_weight=None, **kwargs):
-        seen.append((X.copy(), None if sample_weight is None else sample_weight.copy()))
+        seen.append((X, None if sample_weight is None else sample_weight.copy()))
         return principal_axes(X, sample_weight, **kwargs)
 
     random_split = _training.RandomSplit.__call__
 
     def spy_split(self, dataset, y=None, **kwargs):
         train, valid = random_split(self, dataset, y, **kwargs)
-        split.append((train.x.numpy().copy(), valid.x.numpy().copy()))
+        split.append((train, valid))
         return train, valid
 
     monkeypatch.setattr(_base, "principal_axes", spy_pca)
@@ -462,19 +462,34 @@ def test_pca_init_with_early_stopping_sees_only_the_training_rows(cls, weighted,
         max_iter=2,
         random_state=0,
     ).fit(X, sample_weight=weight)
-    ((pca_rows, pca_weight),) = seen
-    train_rows, valid_rows = split[0]
-    assert len(pca_rows) == len(train_rows) == 48 and len(valid_rows) == 12
+    ((pca_X, pca_weight),) = seen
+    train, valid = split[0]
+    assert pca_X is X and len(train.x) == 48 and len(valid.x) == 12
 
-    def by_first_column(rows):
-        return rows[np.argsort(rows[:, 0])]
+    def rows_of(x):  # the rows of X in a split, in the split's order
+        first = X[:, 0].astype(np.float32)
+        return np.array([np.flatnonzero(first == v)[0] for v in x[:, 0].numpy()])
 
-    np.testing.assert_array_equal(
-        by_first_column(pca_rows.astype(np.float32)), by_first_column(train_rows)
-    )
+    # PCA weighs exactly the rows skorch trains on, with their weights.
+    rows = rows_of(train.x)
+    np.testing.assert_array_equal(np.flatnonzero(pca_weight > 0), np.sort(rows))
+    assert (pca_weight[rows_of(valid.x)] == 0).all()
     if weighted:
-        index = [np.flatnonzero(X[:, 0] == row[0])[0] for row in pca_rows]
-        ratio = pca_weight / weight[index]  # the fit's weights, scaled by one constant
+        ratio = pca_weight[rows] / weight[rows]  # the fit's weights, scaled by one constant
         np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
-    else:
-        assert pca_weight is None
+        np.testing.assert_allclose(train.weight.numpy() / weight[rows], ratio[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_pca_init_with_early_stopping_and_all_weight_on_validation_rows(cls):
+    # Training rows without weight: the PCA start falls back to all rows.
+    from skaevae._base import draw_seed
+    from skaevae._training import split_rows
+
+    X = np.random.RandomState(0).normal(size=(10, 4))
+    weight = np.zeros(10)
+    weight[split_rows(10, 0.1, draw_seed(0))[1].numpy()] = 1.0
+    model = cls(n_components=2, init="pca", early_stopping=True, max_iter=2, random_state=0).fit(
+        X, sample_weight=weight
+    )
+    assert np.isfinite(model.transform(X)).all()
