@@ -135,6 +135,12 @@ def principal_axes(X, sample_weight=None, chunk_size=65536):
     mean = np.zeros(n_features)
     for start in range(0, n_samples, chunk_size):
         mean += weight[start : start + chunk_size] @ X[start : start + chunk_size]
+    if not np.isfinite(mean).all():
+        # Reachable only under scikit-learn's assume_finite=True, which skips
+        # the input check: name the cause rather than let eigh fail to converge.
+        raise ValueError(
+            "Input X contains NaN or infinity (unchecked under scikit-learn's assume_finite=True)."
+        )
     if n_samples < n_features:
         scaled = (X - mean) * np.sqrt(weight)[:, None]
         _, singular_values, components = np.linalg.svd(scaled, full_matrices=False)

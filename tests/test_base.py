@@ -351,6 +351,26 @@ def test_nan_under_assume_finite_is_an_error_naming_it(fast_estimator, small_X):
             fast_estimator.fit(X)
 
 
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.nan, r"Input X contains NaN or infinity \(unchecked under .*assume_finite"),
+        (np.inf, "infinity or a value too large"),  # float64 X is still checked for float32
+    ],
+    ids=["nan", "inf"],
+)
+def test_nan_under_assume_finite_with_pca_init_is_an_error_naming_it(
+    fast_estimator, small_X, value, message
+):
+    # The PCA start meets an unchecked NaN before training does: sklearn's
+    # words, and why the input was not checked (not eigh's LinAlgError).
+    X = small_X.copy()
+    X[3, 1] = value
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=message):
+            fast_estimator.set_params(init="pca").fit(X)
+
+
 def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, small_X):
     # Codes at the edge of float32's range overflow in the decoder.
     est = fast_estimator.set_params(hidden_layer_sizes=(), activation="identity").fit(small_X)

@@ -205,6 +205,17 @@ def test_nan_row_under_assume_finite_is_counted_once(data):
             detector.score_samples(X)
 
 
+def test_nan_in_weighted_fit_under_assume_finite_is_an_error_naming_it(data):
+    # A weighted detector screens with its own weighted PCA, which meets the
+    # unchecked NaN first (StandardScaler passes NaN through as missing).
+    # Unweighted, the screen is scikit-learn's PCA, which raises its own error.
+    X = data.copy()
+    X[5, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=r"Input X contains NaN or infinity \(unchecked"):
+            OutlierDetector(random_state=0).fit(X, sample_weight=np.ones(len(X)))
+
+
 def test_errors(data):
     with pytest.raises(ValueError, match="transform and inverse_transform"):
         OutlierDetector(GaussianMixture(), method="latent").fit(data)
