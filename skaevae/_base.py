@@ -265,10 +265,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return X
 
-    def _pca_initializer(self, X, sample_weight):
-        """For ``init="pca"``, the function that sets the module from PCA of X, else None."""
+    def _pca_initializer(self, X, sample_weight, seed):
+        """For ``init="pca"``, the function that sets the module from PCA of X, else None.
+
+        With early stopping, the PCA is of the rows training sees: the
+        validation rows of the split ``seed`` makes get weight 0 (no copy of
+        X), unless the training rows carry no weight at all.
+        """
         if self.init != "pca":
             return None
+        if self.early_stopping:
+            n_samples = len(X)
+            weight = np.ones(n_samples) if sample_weight is None else sample_weight.copy()
+            weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
+            if weight.sum() > 0:
+                sample_weight = weight
         mean, variances, components = principal_axes(X, sample_weight)
         k = self.n_components
         if len(components) < k:
@@ -334,15 +345,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        pca_weight = sample_weight
-        if self.init == "pca" and self.early_stopping:
-            # PCA of the rows training sees: the validation rows get weight 0
-            # (no copy of X), unless the training rows carry no weight at all.
-            pca_weight = np.ones(n_samples) if sample_weight is None else sample_weight.copy()
-            pca_weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
-            if not pca_weight.sum() > 0:
-                pca_weight = sample_weight
-        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, pca_weight))
+        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, sample_weight, seed))
         del x
 
         self.net_ = net
