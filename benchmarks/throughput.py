@@ -28,12 +28,14 @@ loop are medians over repeats of each repeat's ratio. The FLOP roofline is one
 core's measured 2048² fp32 matmul rate divided by the training FLOPs per row
 (3 × the forward matmul FLOPs); the rate is measured again before each fit
 repeat, and a fit's fraction of it is the median over repeats of its rate over
-that repeat's roofline. Peak memory is the RSS high-water mark of a
-fresh subprocess, net of its state before the measured call.
+that repeat's roofline. The same is reported against the rate of a training
+step's 17 GEMMs at their real shapes run back to back (``step_gemm_gflops``):
+how close a step comes to its matmuls alone. Peak memory is the RSS high-water
+mark of a fresh subprocess, net of its state before the measured call.
 
 Run from the repository root::
 
-    python benchmarks/throughput.py            # full run (about 20-25 min on 2 cores)
+    python benchmarks/throughput.py            # full run (about 30 min on 2 cores)
     python benchmarks/throughput.py --quick    # 20k and 200k rows, fewer repeats
 """
 
@@ -64,6 +66,8 @@ N_FEATURES = 64
 WIDTHS = [64, 128, 64, 8, 64, 128, 64]
 LAYER_FLOPS = sum(2 * a * b for a, b in zip(WIDTHS[:-1], WIDTHS[1:], strict=True))
 TRAIN_FLOPS_PER_ROW = 3 * LAYER_FLOPS  # forward, backward dX, backward dW
+# The GEMMs a step runs: all but the first layer's input gradient.
+STEP_GEMM_FLOPS_PER_ROW = TRAIN_FLOPS_PER_ROW - 2 * WIDTHS[0] * WIDTHS[1]
 ENCODE_BATCH = 8192
 MiB = 2**20
 # The issue's roofline of one core: ~100 GFLOP/s over the training FLOPs of a row.
@@ -111,9 +115,41 @@ def gemm_gflops(size=2048, repeats=7):
     return float(np.median(rates)), float(np.max(rates))
 
 
-def repeat_fraction(samples_per_s, gflops):
+def step_gemm_gflops(batch, steps=10):
+    """Rate of one training step's GEMMs at their real shapes, back to back, in GFLOP/s.
+
+    The 17 matmuls of a step on the benchmark's network (six forward
+    ``addmm`` with bias, six weight gradients and five input gradients: the
+    first layer needs none), with nothing between them: the ceiling of a
+    step whose other work (activations, loss, optimizer, gather) were free.
+    Median over ``steps`` steps, after one untimed.
+    """
+    pairs = list(zip(WIDTHS[:-1], WIDTHS[1:], strict=True))
+    acts = [torch.randn(batch, w) for w in WIDTHS]
+    weights = [torch.randn(n_out, n_in) for n_in, n_out in pairs]
+    biases = [torch.randn(n_out) for _, n_out in pairs]
+
+    def step():
+        for i in range(len(pairs)):
+            torch.addmm(biases[i], acts[i], weights[i].t())
+        for i in reversed(range(len(pairs))):
+            acts[i + 1].t().mm(acts[i])
+            if i:
+                acts[i + 1].mm(weights[i])
+
+    step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return batch * STEP_GEMM_FLOPS_PER_ROW / float(np.median(times)) / 1e9
+
+
+def repeat_fraction(samples_per_s, gflops, flops_per_row=None):
     """Median over repeats of a repeat's samples/s over its own GEMM roofline."""
-    return float(np.median(samples_per_s / (gflops * 1e9 / TRAIN_FLOPS_PER_ROW)))
+    flops_per_row = flops_per_row or TRAIN_FLOPS_PER_ROW
+    return float(np.median(samples_per_s / (gflops * 1e9 / flops_per_row)))
 
 
 # ---------------------------------------------------------------- methods
@@ -355,7 +391,7 @@ def main():
     # Repeats per size; the slow baselines are skipped at 2M rows (below).
     # A fit of 20k rows takes well under a second, so it is repeated often
     # enough for the median to settle on a shared virtual machine.
-    repeats = {20_000: 9, 200_000: 5, 2_000_000: 2}
+    repeats = {20_000: 9, 200_000: 5, 2_000_000: 3}
     if args.quick:
         repeats = {20_000: 5, 200_000: 2}
     slow = {"skorch_default", "pyod_default"}
@@ -381,14 +417,17 @@ def main():
 
     rows = []  # one dict per (method, n, batch_size)
     gemm_by_n = {}
+    step_gemm_by_n = {}  # (n, batch): each repeat's rate of a step's GEMMs
     for n in sizes:
         X = np.random.default_rng(0).standard_normal((n, N_FEATURES), dtype=np.float32)
         n_rep = repeats.get(n, 1)
         fit_times = {}
         rep_gflops = gemm_by_n[n] = []  # each repeat's GEMM rate: the machine's speed drifts
+        rep_step_gflops = {bs: step_gemm_by_n.setdefault((n, bs), []) for bs in batch_sizes}
         for rep in range(n_rep):
             rep_gflops.append(gemm_gflops(repeats=3)[0])
             for bs in batch_sizes:
+                rep_step_gflops[bs].append(step_gemm_gflops(bs))
                 for method in methods:
                     if method in slow and rep >= SLOW_REPEATS.get(n, int(n < 2_000_000)):
                         continue
@@ -444,6 +483,7 @@ def main():
                     # Each repeat's rate over that repeat's GEMM roofline (a
                     # method run in fewer repeats ran in the first ones).
                     "_gemm": np.array(rep_gflops[: len(times)]),
+                    "_step_gemm": np.array(rep_step_gflops[bs][: len(times)]),
                 }
             )
         for method, times in tr_times.items():
@@ -475,6 +515,13 @@ def main():
         r["cpu_ratio_to_raw"] = paired_ratio(ref, r, "_cpu") if ref else float("nan")
         r["fraction_of_roofline"] = (
             repeat_fraction(r["n_rows"] * r["epochs"] / r["_wall"], r["_gemm"])
+            if r["kind"] == "fit"
+            else float("nan")
+        )
+        r["fraction_of_step_gemms"] = (
+            repeat_fraction(
+                r["n_rows"] * r["epochs"] / r["_wall"], r["_step_gemm"], STEP_GEMM_FLOPS_PER_ROW
+            )
             if r["kind"] == "fit"
             else float("nan")
         )
@@ -546,6 +593,7 @@ def main():
         "gflops_best": gflops_best,
         "roofline": roofline,
         "gemm_by_n": gemm_by_n,
+        "step_gemm_by_n": step_gemm_by_n,
         "notes": notes,
     }
     write_results(out_dir, args, setup, rows, thread_rows, memory_rows)
@@ -580,6 +628,9 @@ def target_lines(rows):
 
     def gemm_roofline(r, _):
         return r["fraction_of_roofline"]
+
+    def step_gemms(r, _):
+        return r["fraction_of_step_gemms"]
 
     return [
         "## Targets of the issue",
@@ -648,6 +699,21 @@ def target_lines(rows):
             "(plain loop, batch 4096: fraction of the same GEMM rate)",
             4096,
             gemm_roofline,
+            0.0,
+            method="raw",
+            fmt=pct,
+        ),
+        row(
+            "(batch 4096: fraction of a step's 17 GEMMs run back to back, the same repeat)",
+            4096,
+            step_gemms,
+            0.0,
+            fmt=pct,
+        ),
+        row(
+            "(plain loop, batch 4096: fraction of the same)",
+            4096,
+            step_gemms,
             0.0,
             method="raw",
             fmt=pct,
@@ -732,6 +798,14 @@ def write_results(out_dir, args, setup, rows, thread_rows, memory_rows):
         + ", ".join(f"{n:,}: {min(g):.0f}–{max(g):.0f}" for n, g in setup["gemm_by_n"].items())
         + "; a fit's fraction of the roofline is the median over repeats of its rate over "
         "that repeat's.  ",
+        "A step's 17 GEMMs at their real shapes, back to back, before each fit repeat, "
+        "GFLOP/s (min–max): "
+        + ", ".join(
+            f"{n:,} batch {bs}: {min(g):.0f}–{max(g):.0f}"
+            for (n, bs), g in setup["step_gemm_by_n"].items()
+        )
+        + f"; over their {STEP_GEMM_FLOPS_PER_ROW:,} FLOP per row, the ceiling of a step whose "
+        "other work were free.  ",
         f"The issue's roofline of one core: ~100 GFLOP/s = {fmt_rate(ISSUE_ROOFLINE)} samples/s.  ",
         "Fit repeats per size (interleaved): "
         f"{', '.join(f'{n:,}: {r}' for n, r in repeats.items() if n in sizes)}; skorch and "
@@ -745,8 +819,9 @@ def write_results(out_dir, args, setup, rows, thread_rows, memory_rows):
         "## Fit",
         "",
         "| n | batch | method | samples/s (median) | best | ratio to raw | CPU-time ratio "
-        "to raw | fraction of roofline (the repeat's GEMM) | of the issue's roofline | runs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "to raw | fraction of roofline (the repeat's GEMM) | of the step's GEMMs | "
+        "of the issue's roofline | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["kind"] == "fit":
@@ -754,7 +829,8 @@ def write_results(out_dir, args, setup, rows, thread_rows, memory_rows):
                 f"| {r['n_rows']:,} | {r['batch_size']} | {r['method']} | "
                 f"**{fmt_rate(r['samples_per_s'])}** | {fmt_rate(r['samples_per_s_best'])} | "
                 f"{r['ratio_to_raw']:.2f} | {r['cpu_ratio_to_raw']:.2f} | "
-                f"{r['fraction_of_roofline']:.0%} | {r['fraction_of_issue_roofline']:.0%} | "
+                f"{r['fraction_of_roofline']:.0%} | {r['fraction_of_step_gemms']:.0%} | "
+                f"{r['fraction_of_issue_roofline']:.0%} | "
                 f"{r['repeats']} |"
             )
     lines += [
