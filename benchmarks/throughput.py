@@ -115,15 +115,17 @@ def gemm_gflops(size=2048, repeats=7):
     return float(np.median(rates)), float(np.max(rates))
 
 
-def step_gemm_gflops(batch, steps=10):
+def step_gemm_gflops(batch, rows=40_960):
     """Rate of one training step's GEMMs at their real shapes, back to back, in GFLOP/s.
 
     The 17 matmuls of a step on the benchmark's network (six forward
     ``addmm`` with bias, six weight gradients and five input gradients: the
     first layer needs none), with nothing between them: the ceiling of a
     step whose other work (activations, loss, optimizer, gather) were free.
-    Median over ``steps`` steps, after one untimed.
+    Median over the steps of ``rows`` rows (at least 10 steps; a batch-256
+    step is too short to time alone), after one untimed.
     """
+    steps = max(10, rows // batch)
     pairs = list(zip(WIDTHS[:-1], WIDTHS[1:], strict=True))
     acts = [torch.randn(batch, w) for w in WIDTHS]
     weights = [torch.randn(n_out, n_in) for n_in, n_out in pairs]
