@@ -148,9 +148,8 @@ def step_gemm_gflops(batch, rows=40_960):
     return batch * STEP_GEMM_FLOPS_PER_ROW / float(np.median(times)) / 1e9
 
 
-def repeat_fraction(samples_per_s, gflops, flops_per_row=None):
+def repeat_fraction(samples_per_s, gflops, flops_per_row=TRAIN_FLOPS_PER_ROW):
     """Median over repeats of a repeat's samples/s over its own GEMM roofline."""
-    flops_per_row = flops_per_row or TRAIN_FLOPS_PER_ROW
     return float(np.median(samples_per_s / (gflops * 1e9 / flops_per_row)))
 
 
@@ -515,27 +514,28 @@ def main():
         ref = index.get((r["kind"], "raw", r["n_rows"], r["batch_size"]))
         r["ratio_to_raw"] = paired_ratio(ref, r) if ref else float("nan")
         r["cpu_ratio_to_raw"] = paired_ratio(ref, r, "_cpu") if ref else float("nan")
-        r["fraction_of_roofline"] = (
-            repeat_fraction(r["n_rows"] * r["epochs"] / r["_wall"], r["_gemm"])
-            if r["kind"] == "fit"
-            else float("nan")
+        fractions = dict.fromkeys(
+            [
+                "fraction_of_roofline",
+                "fraction_of_step_gemms",
+                "fraction_of_issue_roofline",
+                "cpu_fraction_of_roofline",
+            ],
+            float("nan"),
         )
-        r["fraction_of_step_gemms"] = (
-            repeat_fraction(
-                r["n_rows"] * r["epochs"] / r["_wall"], r["_step_gemm"], STEP_GEMM_FLOPS_PER_ROW
+        if r["kind"] == "fit":
+            samples = r["n_rows"] * r["epochs"]
+            rates = samples / r["_wall"]  # each repeat's samples/s
+            fractions.update(
+                fraction_of_roofline=repeat_fraction(rates, r["_gemm"]),
+                fraction_of_step_gemms=repeat_fraction(
+                    rates, r["_step_gemm"], STEP_GEMM_FLOPS_PER_ROW
+                ),
+                fraction_of_issue_roofline=r["samples_per_s"] / ISSUE_ROOFLINE,
+                # Per CPU-second: what the process got of a core, whatever else ran.
+                cpu_fraction_of_roofline=repeat_fraction(samples / r["_cpu"], r["_gemm"]),
             )
-            if r["kind"] == "fit"
-            else float("nan")
-        )
-        r["fraction_of_issue_roofline"] = (
-            r["samples_per_s"] / ISSUE_ROOFLINE if r["kind"] == "fit" else float("nan")
-        )
-        # Per CPU-second: what the process got of a core, whatever else ran.
-        r["cpu_fraction_of_roofline"] = (
-            repeat_fraction(r["n_rows"] * r["epochs"] / r["_cpu"], r["_gemm"])
-            if r["kind"] == "fit"
-            else float("nan")
-        )
+        r.update(fractions)
 
     # Threads: 1 vs 2 for ours, fit and transform, interleaved. Small (20k rows,
     # 2 epochs), as two threads can be many times slower on a busy machine.
