@@ -364,6 +364,17 @@ def test_fused_reconstruction_loss_is_once_differentiable():
         grad.sum().backward()
 
 
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """A list that gains an entry each time the fused loss node runs."""
+    calls = []
+    apply = _modules._ReLUStackMSE.apply
+    monkeypatch.setattr(
+        _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
+    )
+    return calls
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -373,24 +384,19 @@ def test_fused_reconstruction_loss_is_once_differentiable():
         {"batch_size": 2048, "init": "pca"},
     ],
 )
-def test_fit_with_the_fused_loss_is_the_layer_by_layer_fit(params, monkeypatch):
+def test_fit_with_the_fused_loss_is_the_layer_by_layer_fit(params, fused_calls, monkeypatch):
     # Whole fits, last short batches included (which take the eager path):
     # the same loss curve and codes, bit for bit, and the fused path ran.
     X = np.random.RandomState(0).normal(size=(5000, 16)).astype(np.float32)
-    calls = []
-    apply = _modules._ReLUStackMSE.apply
-    monkeypatch.setattr(
-        _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
-    )
     results, n_calls = [], []
     for min_rows in (_modules.MIN_FUSED_TRAINING_ROWS, 10**9):
         monkeypatch.setattr(_modules, "MIN_FUSED_TRAINING_ROWS", min_rows)
-        calls.clear()
+        fused_calls.clear()
         est = AutoencoderTransformer(
             **{"n_components": 4, "max_iter": 3, "random_state": 0, **params}
         ).fit(X)
         results.append((est.loss_curve_, est.transform(X)))
-        n_calls.append(len(calls))
+        n_calls.append(len(fused_calls))
     assert n_calls[0] >= 2 * est.n_iter_ and n_calls[1] == 0
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -411,23 +417,17 @@ class _BatchEnd(Callback):
         ({"dropout": 0.1}, {}),
     ],
 )
-def test_fit_takes_the_fused_loss_only_where_it_applies(params, fit_params, monkeypatch):
+def test_fit_takes_the_fused_loss_only_where_it_applies(params, fit_params, fused_calls):
     X = np.random.RandomState(0).normal(size=(4096, 12)).astype(np.float32)
-    calls = []
-    apply = _modules._ReLUStackMSE.apply
-    monkeypatch.setattr(
-        _modules._ReLUStackMSE, "apply", lambda *args: calls.append(1) or apply(*args)
-    )
     base = {"n_components": 3, "batch_size": 2048, "max_iter": 1, "random_state": 0}
     AutoencoderTransformer(**base).fit(X)
-    assert len(calls) == 2
-    calls.clear()
+    assert len(fused_calls) == 2
+    fused_calls.clear()
     AutoencoderTransformer(**base, **params).fit(X, **fit_params)
-    assert calls == []
+    assert fused_calls == []
 
 
 def test_batch_callbacks_see_whole_batches():
-    from skorch.callbacks import Callback
 
     class Sizes(Callback):
         def initialize(self):
