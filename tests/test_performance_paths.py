@@ -428,7 +428,6 @@ def test_fit_takes_the_fused_loss_only_where_it_applies(params, fit_params, fuse
 
 
 def test_batch_callbacks_see_whole_batches():
-
     class Sizes(Callback):
         def initialize(self):
             self.sizes = []
