@@ -15,10 +15,8 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     assert_all_finite,
     check_array,
     check_is_fitted,
@@ -26,6 +24,7 @@ from sklearn.utils.validation import (
 )
 
 from ._modules import ACTIVATIONS, check_pca_activation
+from ._pca import principal_axes
 from ._training import (
     PRECISIONS,
     autocast,
@@ -35,6 +34,15 @@ from ._training import (
     resolve_device,
     split_rows,
 )
+from ._validation import (
+    _is_float32_tensor_ready,
+    as_float32_tensor,
+    check_finite_output,
+    check_float32_range,
+    check_sample_weight,
+    draw_seed,
+    local_random_state,
+)
 
 # Rows per inference batch: large enough to amortise per-call overhead, small
 # enough that one batch's activations stay a few MiB and in cache (bounded
@@ -43,119 +51,6 @@ INFERENCE_BATCH_SIZE = 8192
 # On a GPU a batch of 8192 rows is a few microseconds of work, so batches are
 # larger to amortise the kernel launches and the copy back to the host.
 GPU_INFERENCE_BATCH_FACTOR = 8
-
-
-def draw_seed(random_state):
-    """One int32 seed for torch, drawn from ``random_state`` the sklearn way."""
-    return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def check_sample_weight(sample_weight, X):
-    """Validated non-negative float64 weights with a positive sum, or ``None``."""
-    if sample_weight is None:
-        return None
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
-    )
-    if not sample_weight.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum.")
-    return sample_weight
-
-
-def local_random_state(random_state):
-    """A ``RandomState`` for ``random_state`` that never draws from numpy's global RNG.
-
-    ``None`` gives a generator seeded from fresh OS entropy, rather than
-    sklearn's usual global singleton, so that sampling leaves ``np.random``'s
-    state untouched.
-    """
-    if random_state is None:
-        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
-    return check_random_state(random_state)
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def check_float32_range(X):
-    """Raise sklearn's error for finite values that overflow float32, the compute dtype."""
-    if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
-        raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
-    return X
-
-
-def check_finite_output(out, method, allow_inf=False):
-    """Raise instead of returning NaN (or inf) produced by the network."""
-    bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
-    if bad.any():
-        n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
-        if get_config()["assume_finite"]:
-            cause = (
-                "their input values are NaN or infinite (unchecked under scikit-learn's "
-                "assume_finite=True), or too large for the fitted network (standardise X "
-                "the same way as the training data)."
-            )
-        else:
-            cause = (
-                "their input values are too large for the fitted network. Standardise X "
-                "the same way as the training data."
-            )
-        raise ValueError(f"{method} produced non-finite values for {n_rows} rows: {cause}")
-    return out
-
-
-def _is_float32_tensor_ready(X):
-    # torch.from_numpy shares memory with X only for a writable float32
-    # C-contiguous array; read-only arrays would need a copy (torch warns).
-    return X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
-
-
-def as_float32_tensor(X):
-    """``X`` as a float32 CPU tensor, sharing its memory when it already is float32."""
-    if _is_float32_tensor_ready(X):
-        return torch.from_numpy(X)
-    return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
-
-
-def principal_axes(X, sample_weight=None, chunk_size=65536):
-    """Weighted PCA of X: ``mean``, ``variances`` (descending) and unit ``components``.
-
-    With at least as many rows as features, from the eigendecomposition of
-    the (weighted, biased) covariance, which costs one pass over X in chunks,
-    so a float32 X is never copied whole to float64. With fewer rows than
-    features, from the SVD of the weighted, centred rows instead (``n² d``
-    rather than ``d³``), which gives ``n_samples`` components: the other
-    directions have no variance. Each component's sign makes
-    its largest-magnitude entry positive (as :func:`sklearn.utils.extmath.svd_flip`
-    does), so the result does not depend on the solver.
-    """
-    n_samples, n_features = X.shape
-    weight = np.ones(n_samples) if sample_weight is None else sample_weight
-    weight = weight / weight.sum()
-    mean = np.zeros(n_features)
-    for start in range(0, n_samples, chunk_size):
-        mean += weight[start : start + chunk_size] @ X[start : start + chunk_size]
-    if not np.isfinite(mean).all():
-        # Reachable only under scikit-learn's assume_finite=True, which skips
-        # the input check: name the cause rather than let eigh fail to converge.
-        raise ValueError(
-            "Input X contains NaN or infinity (unchecked under scikit-learn's assume_finite=True)."
-        )
-    if n_samples < n_features:
-        scaled = (X - mean) * np.sqrt(weight)[:, None]
-        _, singular_values, components = np.linalg.svd(scaled, full_matrices=False)
-        variances = singular_values**2
-    else:
-        covariance = np.zeros((n_features, n_features))
-        for start in range(0, n_samples, chunk_size):
-            centred = X[start : start + chunk_size] - mean
-            covariance += (centred * weight[start : start + chunk_size, None]).T @ centred
-        variances, vectors = np.linalg.eigh(covariance)
-        order = np.argsort(variances)[::-1]
-        variances, components = np.maximum(variances[order], 0.0), vectors[:, order].T
-    largest = components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
-    signs = np.where(largest < 0, -1.0, 1.0)
-    return mean, variances, components * signs[:, None]
 
 
 def tensor_batches(X, batch_size, device):

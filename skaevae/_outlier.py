@@ -19,10 +19,11 @@ from sklearn.utils.validation import (
 )
 
 from ._autoencoder import AutoencoderTransformer
-from ._base import check_sample_weight, draw_seed, principal_axes
+from ._pca import principal_axes
 from ._scores import latent_statistics, mahalanobis_squared, weighted_median
 from ._threads import limit_torch_threads
 from ._vae import VAETransformer
+from ._validation import check_sample_weight, draw_seed
 
 # The default detectors' networks, chosen once for all data by the ADBench
 # benchmark (benchmarks/anomaly_adbench.py), never per data set. A fixed budget

@@ -420,7 +420,7 @@ def test_principal_axes_match_pca(shape):
     # components and (biased) variances, with weights acting as repeated rows.
     from sklearn.decomposition import PCA
 
-    from skaevae._base import principal_axes
+    from skaevae._pca import principal_axes
 
     rng = np.random.RandomState(0)
     n, d = shape
@@ -503,8 +503,8 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_pca_init_with_early_stopping_and_all_weight_on_validation_rows(cls):
     # Training rows without weight: the PCA start falls back to all rows.
-    from skaevae._base import draw_seed
     from skaevae._training import split_rows
+    from skaevae._validation import draw_seed
 
     X = np.random.RandomState(0).normal(size=(10, 4))
     weight = np.zeros(10)

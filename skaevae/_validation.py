@@ -1,0 +1,79 @@
+"""Input and output checks, and seeds drawn the scikit-learn way (numpy only)."""
+
+import numpy as np
+import torch
+from sklearn import get_config
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight
+
+
+def draw_seed(random_state):
+    """One int32 seed for torch, drawn from ``random_state`` the sklearn way."""
+    return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def check_sample_weight(sample_weight, X):
+    """Validated non-negative float64 weights with a positive sum, or ``None``."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    return sample_weight
+
+
+def local_random_state(random_state):
+    """A ``RandomState`` for ``random_state`` that never draws from numpy's global RNG.
+
+    ``None`` gives a generator seeded from fresh OS entropy, rather than
+    sklearn's usual global singleton, so that sampling leaves ``np.random``'s
+    state untouched.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X):
+    """Raise sklearn's error for finite values that overflow float32, the compute dtype."""
+    if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+        raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
+    return X
+
+
+def check_finite_output(out, method, allow_inf=False):
+    """Raise instead of returning NaN (or inf) produced by the network."""
+    bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
+    if bad.any():
+        n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
+        if get_config()["assume_finite"]:
+            cause = (
+                "their input values are NaN or infinite (unchecked under scikit-learn's "
+                "assume_finite=True), or too large for the fitted network (standardise X "
+                "the same way as the training data)."
+            )
+        else:
+            cause = (
+                "their input values are too large for the fitted network. Standardise X "
+                "the same way as the training data."
+            )
+        raise ValueError(f"{method} produced non-finite values for {n_rows} rows: {cause}")
+    return out
+
+
+def _is_float32_tensor_ready(X):
+    # torch.from_numpy shares memory with X only for a writable float32
+    # C-contiguous array; read-only arrays would need a copy (torch warns).
+    return X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
+
+
+def as_float32_tensor(X):
+    """``X`` as a float32 CPU tensor, sharing its memory when it already is float32."""
+    if _is_float32_tensor_ready(X):
+        return torch.from_numpy(X)
+    return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
