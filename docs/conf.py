@@ -120,6 +120,12 @@ html_theme_options = {
 }
 # Pages without sub-pages need no left sidebar, and the gallery's wide
 # figures need the room more than a list of the other examples does.
-html_sidebars = {"index": [], "user_guide": [], "auto_examples/*": []}
+html_sidebars = {
+    "index": [],
+    "user_guide": [],
+    "performance": [],
+    "benchmarks": [],
+    "auto_examples/*": [],
+}
 html_static_path = ["_static"]
 html_css_files = ["skaevae.css"]
