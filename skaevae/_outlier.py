@@ -1,115 +1,63 @@
-"""OutlierDetector: anomaly scores from any model with a reconstruction or a density."""
+"""OutlierDetector: anomaly scores from any model with a reconstruction or a density.
 
-import math
+The estimator itself: parameters, the order of a fit, and the scikit-learn
+API. Its default networks are in ``_outlier_defaults.py``, the choice of the
+training rows in ``_outlier_screen.py``, and the score statistics in
+``_outlier_scores.py``.
+"""
+
 import warnings
 from numbers import Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin, _fit_context, clone
-from sklearn.decomposition import PCA
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import (
-    check_is_fitted,
-    has_fit_parameter,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ._autoencoder import AutoencoderTransformer
-from ._pca import principal_axes
-from ._scores import latent_statistics, mahalanobis_squared, weighted_median
-from ._threads import limit_torch_threads
-from ._vae import VAETransformer
+from ._outlier_defaults import (
+    DEFAULT_ESTIMATORS,
+    default_fit_params,
+    make_default_network,
+    make_default_screen,
+)
+from ._outlier_scores import (
+    TermStatistics,
+    estimator_scores,
+    feature_attributions,
+    fit_term_statistics,
+    has_reconstruction,
+    normalised_terms,
+    reconstruct,
+)
+from ._outlier_screen import screen_anomaly, support_rows, support_weight
 from ._validation import check_sample_weight, draw_seed
 
-# The default detectors' networks, chosen once for all data by the ADBench
-# benchmark (benchmarks/anomaly_adbench.py), never per data set. A fixed budget
-# of optimiser steps rather than of epochs keeps the cost flat in n_samples:
-# 200 steps are 200 epochs of a 200-row table but 2 epochs of 50 000 rows.
-DEFAULT_N_STEPS = 200
-DEFAULT_BATCH_SIZE = 512
-DEFAULT_LEARNING_RATE = 3e-3
-_DEFAULT_ESTIMATORS = {"autoencoder": AutoencoderTransformer, "vae": VAETransformer}
 
-# Rows per inference call. Every call gets exactly this many rows (the last
-# block padded with zeros): float32 matrix kernels can pick their code path
-# by the number of rows, which changes the last bits of a row's result, so a
-# fixed count makes a row's score a function of the row alone, bit for bit.
-# (On a CPU, inference runs oneDNN's linear, which is already row-invariant
-# on this project's machine; the fixed count keeps that true elsewhere.)
-SCORE_BLOCK_SIZE = 512
+def _every_step_weighted(estimator, sample_weight):
+    """Keyword arguments of ``estimator.fit`` that pass ``sample_weight``.
 
-# Relative floor of the per-feature residual variance, so that a feature the
-# model reconstructs exactly on the training data (a constant column) gives a
-# large but finite term rather than a division by zero.
-_RESIDUAL_VARIANCE_FLOOR = 1e-6
-
-
-def default_n_components(n_features):
-    """Code width of the default networks: a quarter of the features, at least one.
-
-    A narrow code leaves room for the reconstruction term to see rows off the
-    learned manifold; the latent term covers rows extreme along it.
+    A pipeline takes ``step__sample_weight``: every step whose fit accepts
+    weights gets them.
     """
-    return max(1, n_features // 4)
-
-
-def default_hidden_layer_sizes(n_components):
-    """Hidden layer of the default networks: twice the code width.
-
-    With ``init="pca"`` a ReLU layer carries each principal score as the pair
-    ``relu(s), relu(-s)``, so ``2 * n_components`` units hold exactly the PCA
-    start and no unit keeps random weights: the seed then only orders the
-    batches (and, for the VAE, draws its reparameterised codes). With 64
-    hidden units, most of them random, the autoencoder detector's largest
-    seed std of ROC-AUC over 12 seeds on the benchmark was .015 (mean ROC-AUC
-    .880, average precision .566); with these, .010 (.878, .572).
-    """
-    return (2 * n_components,)
-
-
-def _blockwise(fn, X):
-    """``fn`` applied to X in blocks of exactly ``SCORE_BLOCK_SIZE`` rows.
-
-    ``fn`` maps a block to a tuple of arrays whose first axis is the rows;
-    the tuple of concatenated results, with the padding dropped, is returned.
-    The padding rows are zeros, so a non-finite row is never repeated into it
-    (and counted again by an error message).
-    """
-    parts = []
-    for start in range(0, X.shape[0], SCORE_BLOCK_SIZE):
-        block = X[start : start + SCORE_BLOCK_SIZE]
-        n = block.shape[0]
-        if n < SCORE_BLOCK_SIZE:
-            padding = np.zeros((SCORE_BLOCK_SIZE - n, *block.shape[1:]), dtype=block.dtype)
-            block = np.concatenate([block, padding])
-        parts.append([np.asarray(out)[:n] for out in fn(block)])
-    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
-
-
-class _WeightedPCA(TransformerMixin, BaseEstimator):
-    """PCA that accepts ``sample_weight``: the screen of a weighted fit."""
-
-    def __init__(self, n_components):
-        self.n_components = n_components
-
-    def fit(self, X, y=None, sample_weight=None):
-        mean, _, components = principal_axes(np.asarray(X, dtype=np.float64), sample_weight)
-        self.mean_, self.components_ = mean, components[: self.n_components]
-        return self
-
-    def transform(self, X):
-        return (X - self.mean_) @ self.components_.T
-
-    def inverse_transform(self, Z):
-        return Z @ self.components_ + self.mean_
-
-
-def _has_reconstruction(estimator):
-    return hasattr(estimator, "transform") and hasattr(estimator, "inverse_transform")
+    if sample_weight is None:
+        return {}
+    if isinstance(estimator, Pipeline):
+        fit_params = {
+            f"{name}__sample_weight": sample_weight
+            for name, step in estimator.steps
+            if step not in (None, "passthrough") and has_fit_parameter(step, "sample_weight")
+        }
+        if not fit_params:
+            raise ValueError("sample_weight was given but no step of the pipeline accepts it.")
+        return fit_params
+    if has_fit_parameter(estimator, "sample_weight"):
+        return {"sample_weight": sample_weight}
+    raise ValueError(
+        f"sample_weight was given but {type(estimator).__name__}.fit does not accept it."
+    )
 
 
 class OutlierDetector(OutlierMixin, BaseEstimator):
@@ -134,7 +82,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     about 1 for a typical row, and ``"combined"`` takes the larger of the
     two: a row is as abnormal as its stronger evidence, which a sum would
     dilute with the other term's noise (the maximum gave the better average
-    precision on the ADBench benchmark). Any other
+    precision on the ADBench benchmark, ``benchmarks/anomaly_adbench.py``).
+    Any other
     estimator with ``score_samples`` (e.g.
     :class:`~sklearn.mixture.GaussianMixture`) is used through that method.
 
@@ -170,10 +119,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         a row is an outlier when its anomaly score (``-score_samples``) lies
         above the upper Tukey fence of the training rows' anomaly scores,
         ``Q3 + 1.5 (Q3 - Q1)``, the usual boxplot rule. The fraction this
-        flags depends on the data: with the default estimator, 5 to 20 % of
-        the training rows (median 13 %) on the 16 ADBench data sets of the
-        benchmark (``benchmarks/auto_contamination.py``). Pass a float when
-        the expected fraction is known.
+        flags depends on the data (``benchmarks/auto_contamination.py``
+        measures it on ADBench), so pass a float when the expected fraction
+        is known.
 
     support_fraction : float or None, default=0.8
         Training that tolerates contaminated data: a screening model is
@@ -185,7 +133,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         PCA with the same code width (deterministic, and the network is
         trained once); an estimator object screens for itself (it is fitted
         twice). With ``"combined"``, the screen ranks rows by the sum of the
-        two terms. ``None`` fits once on all rows.
+        two terms. ``None`` fits once on all rows. Lower the fraction when
+        more of the training data may be anomalous.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the networks of the default estimators (``None``,
@@ -262,7 +211,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit"]), StrOptions(set(_DEFAULT_ESTIMATORS)), None],
+        "estimator": [HasMethods(["fit"]), StrOptions(set(DEFAULT_ESTIMATORS)), None],
         "method": [StrOptions({"auto", "combined", "reconstruction", "latent", "estimator"})],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
@@ -286,64 +235,31 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    def _is_default(self):
+        return self.estimator is None or isinstance(self.estimator, str)
+
     def _make_estimator(self, n_samples, n_features, seed):
-        if self.estimator is not None and not isinstance(self.estimator, str):
-            return clone(self.estimator)
-        cls = _DEFAULT_ESTIMATORS[self.estimator or "autoencoder"]
-        batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
-        n_epochs = max(1, math.ceil(DEFAULT_N_STEPS / math.ceil(n_samples / batch_size)))
-        n_components = default_n_components(n_features)
-        params = {
-            "n_components": n_components,
-            "hidden_layer_sizes": default_hidden_layer_sizes(n_components),
-            "batch_size": batch_size,
-            "learning_rate_init": DEFAULT_LEARNING_RATE,
-            # Starting from PCA makes the scores far less dependent on the
-            # seed than a random start (benchmarks/anomaly_adbench.py).
-            "init": "pca",
-            # The step budget is the stopping rule: no early stop on a plateau.
-            "max_iter": n_epochs,
-            "n_iter_no_change": n_epochs,
-            "tol": 0.0,
-            "random_state": seed,
-            # Networks this small gain nothing from a GPU (a step is well
-            # under a millisecond), and the CPU keeps scores bit-identical
-            # wherever the detector is unpickled.
-            "device": "cpu",
-        }
-        if cls is VAETransformer:
-            params["kl_warmup"] = max(1, n_epochs // 4)
-        return make_pipeline(StandardScaler(), cls(**params))
+        if self._is_default():
+            return make_default_network(
+                self.estimator or "autoencoder", n_samples, n_features, seed
+            )
+        return clone(self.estimator)
 
     def _make_screen(self, n_samples, n_features, seed, weighted):
         """The model whose scores choose the support rows for the final fit.
 
-        For the default networks, PCA with the same code width: deterministic,
-        and a single pass over the data, so the network is trained once (with
-        ``sample_weight``, a weighted PCA, since sklearn's takes no weights).
-        An estimator object screens for itself (it is fitted twice).
+        For the default networks, PCA with the same code width; an estimator
+        object screens for itself (it is fitted twice).
         """
         if self._is_default():
-            n_components = min(default_n_components(n_features), n_samples)
-            pca = _WeightedPCA(n_components) if weighted else PCA(n_components=n_components)
-            return make_pipeline(StandardScaler(), pca)
+            return make_default_screen(n_samples, n_features, weighted)
         return self._make_estimator(n_samples, n_features, seed)
 
-    def _is_default(self):
-        return self.estimator is None or isinstance(self.estimator, str)
-
-    def _threads(self):
-        # The default networks are so small that a step or an inference block
-        # takes well under a millisecond: splitting it over threads gains
-        # nothing, and on a busy machine the idle threads' spin-waiting
-        # multiplied the CPU time of a fit by ten or more in our measurements.
-        return limit_torch_threads(1 if self._is_default() else None)
-
     def _resolve_method(self, estimator):
-        has_reconstruction = _has_reconstruction(estimator)
+        reconstructs = has_reconstruction(estimator)
         if self.method == "auto":
-            return "combined" if has_reconstruction else "estimator"
-        if self.method != "estimator" and not has_reconstruction:
+            return "combined" if reconstructs else "estimator"
+        if self.method != "estimator" and not reconstructs:
             raise ValueError(
                 f"method={self.method!r} needs an estimator with transform and "
                 f"inverse_transform, which {type(estimator).__name__} lacks; use "
@@ -358,60 +274,38 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     def _fit_estimator(self, estimator, X, sample_weight):
         """Fit ``estimator`` on X, passing ``sample_weight`` where it is accepted."""
-        fit_params = {}
-        if sample_weight is not None:
-            if isinstance(estimator, Pipeline):
-                # Without metadata routing a pipeline takes ``step__param``;
-                # every step whose fit accepts weights gets them.
-                fit_params = {
-                    f"{name}__sample_weight": sample_weight
-                    for name, step in estimator.steps
-                    if step not in (None, "passthrough")
-                    and has_fit_parameter(step, "sample_weight")
-                }
-                if not fit_params:
-                    raise ValueError(
-                        "sample_weight was given but no step of the pipeline accepts it."
-                    )
-            elif has_fit_parameter(estimator, "sample_weight"):
-                fit_params = {"sample_weight": sample_weight}
-            else:
-                raise ValueError(
-                    f"sample_weight was given but {type(estimator).__name__}.fit does "
-                    "not accept it."
-                )
-        with warnings.catch_warnings(), self._threads():
+        if self._is_default():
+            fit_params = default_fit_params(estimator, sample_weight)
+        else:
+            fit_params = _every_step_weighted(estimator, sample_weight)
+        with warnings.catch_warnings():
             if self._is_default():
                 # The default networks stop at a fixed step budget by design.
                 warnings.simplefilter("ignore", ConvergenceWarning)
             return estimator.fit(X, **fit_params)
 
-    def _fit_statistics(self, X, weight):
-        """Residual scales, code distribution and term medians on (weighted) rows.
+    def _fit_model(self, estimator, X, sample_weight):
+        """Fit ``estimator`` as the model of normal data, and the score statistics on X.
 
-        Returns the normalised terms of X's rows, as :meth:`_terms` would, or
-        None when the estimator has no reconstruction.
+        Sets ``method_``, ``estimator_`` and the statistics. Returns the
+        normalised terms of X's rows, or None when the estimator has no
+        reconstruction.
         """
-        self.residual_variance_ = self.latent_mean_ = self.latent_precision_ = None
-        self.reconstruction_median_ = self.latent_median_ = None
-        if not _has_reconstruction(self.estimator_):
-            return None
-        Z, X_hat = self._reconstruct(X)
-        residual2 = np.square(X - X_hat)
-        floor = _RESIDUAL_VARIANCE_FLOOR * np.average(
-            np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight
-        )
-        self.residual_variance_ = np.maximum(
-            np.average(residual2, axis=0, weights=weight),
-            np.maximum(floor, np.finfo(np.float64).eps),
-        )
-        self.latent_mean_, self.latent_precision_ = latent_statistics(Z, weight)
-        eps = np.finfo(np.float64).eps
-        reconstruction = (residual2 / self.residual_variance_).sum(axis=1)
-        latent = mahalanobis_squared(Z, self.latent_mean_, self.latent_precision_)
-        self.reconstruction_median_ = max(weighted_median(reconstruction, weight), eps)
-        self.latent_median_ = max(weighted_median(latent, weight), eps)
-        return reconstruction / self.reconstruction_median_, latent / self.latent_median_
+        self.method_ = self._resolve_method(estimator)
+        self.estimator_ = self._fit_estimator(estimator, X, sample_weight)
+        statistics = terms = None
+        if has_reconstruction(self.estimator_):
+            Z, X_hat = reconstruct(self.estimator_, X)
+            statistics = fit_term_statistics(X, Z, X_hat, sample_weight)
+            terms = normalised_terms(X, Z, X_hat, statistics)
+        (
+            self.residual_variance_,
+            self.latent_mean_,
+            self.latent_precision_,
+            self.reconstruction_median_,
+            self.latent_median_,
+        ) = statistics or (None,) * len(TermStatistics._fields)
+        return terms
 
     @_fit_context(
         # The inner estimator is validated when it is fitted.
@@ -445,40 +339,23 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         seed = draw_seed(self.random_state)
 
         self.support_ = np.ones(n_samples, dtype=bool)
-        fitted = False  # whether estimator_ is already the model of the support
+        screen_is_final = False
         if self.support_fraction is not None and self.support_fraction < 1:
-            # Screen, then fit on the rows the screening model finds most
-            # normal. Ties at the cut are all kept, so the support never
-            # depends on row order.
             screen = self._make_screen(
                 n_samples, n_features, seed, weighted=sample_weight is not None
             )
-            self.method_ = self._resolve_method(screen)
-            self.estimator_ = self._fit_estimator(screen, X, sample_weight)
-            terms = self._fit_statistics(X, sample_weight)
-            if self.method_ == "combined":
-                # The screen ranks rows by the sum of the two terms, the whole
-                # of their evidence; the larger term alone (the final score)
-                # chose a noisier support on the benchmark.
-                anomaly = np.add(*terms)
-            else:
-                anomaly = -self._score(X)
-            n_support = max(2, int(math.ceil(self.support_fraction * n_samples)))
-            cut = np.partition(anomaly, n_support - 1)[n_support - 1]
-            self.support_ = anomaly <= cut
+            terms = self._fit_model(screen, X, sample_weight)
+            anomaly = screen_anomaly(self.method_, terms, lambda: self._score(X))
+            self.support_ = support_rows(anomaly, self.support_fraction)
             # An estimator object screens for itself: when ties at the cut keep
             # every row, the screen already is the final model.
-            fitted = not self._is_default() and self.support_.all()
-        if not fitted:
+            screen_is_final = not self._is_default() and self.support_.all()
+        if not screen_is_final:
             support = self.support_
-            weight = None if sample_weight is None else sample_weight[support]
-            if weight is not None and not weight.sum() > 0:
-                raise ValueError("sample_weight is zero on all the support rows.")
-            estimator = self._make_estimator(int(support.sum()), n_features, seed)
-            self.method_ = self._resolve_method(estimator)
+            weight = support_weight(sample_weight, support)
             X_support = X if support.all() else X[support]
-            self.estimator_ = self._fit_estimator(estimator, X_support, weight)
-            self._fit_statistics(X_support, weight)
+            estimator = self._make_estimator(len(X_support), n_features, seed)
+            self._fit_model(estimator, X_support, weight)
 
         scores = self._score(X)
         if self.contamination == "auto":
@@ -490,30 +367,20 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ inference
 
-    def _reconstruct(self, X):
-        """Codes and reconstructions of the rows of X, in float64."""
-
-        def reconstruct(block):
-            Z = self.estimator_.transform(block)
-            return Z, self.estimator_.inverse_transform(Z)
-
-        with self._threads():
-            Z, X_hat = _blockwise(reconstruct, X)
-        return Z.astype(np.float64), X_hat.astype(np.float64)
-
-    def _terms(self, X):
-        """Normalised reconstruction and latent terms, each of shape (n_samples,)."""
-        Z, X_hat = self._reconstruct(X)
-        reconstruction = (np.square(X - X_hat) / self.residual_variance_).sum(axis=1)
-        latent = mahalanobis_squared(Z, self.latent_mean_, self.latent_precision_)
-        return reconstruction / self.reconstruction_median_, latent / self.latent_median_
+    def _statistics(self):
+        return TermStatistics(
+            self.residual_variance_,
+            self.latent_mean_,
+            self.latent_precision_,
+            self.reconstruction_median_,
+            self.latent_median_,
+        )
 
     def _score(self, X):
         if self.method_ == "estimator":
-            with self._threads():
-                (scores,) = _blockwise(lambda block: (self.estimator_.score_samples(block),), X)
-            return scores.astype(np.float64)
-        reconstruction, latent = self._terms(X)
+            return estimator_scores(self.estimator_, X)
+        Z, X_hat = reconstruct(self.estimator_, X)
+        reconstruction, latent = normalised_terms(X, Z, X_hat, self._statistics())
         if self.method_ == "reconstruction":
             return -reconstruction
         if self.method_ == "latent":
@@ -607,10 +474,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 f"inverse_transform; {type(self.estimator_).__name__} has no "
                 "reconstruction to attribute."
             )
-        _, X_hat = self._reconstruct(X)
-        attributions = np.square(X - X_hat) / (
-            self.residual_variance_ * self.reconstruction_median_
-        )
+        _, X_hat = reconstruct(self.estimator_, X)
+        attributions = feature_attributions(X, X_hat, self._statistics())
         if hasattr(self, "feature_names_in_"):
             return pd.DataFrame(attributions, columns=self.feature_names_in_, index=index)
         return attributions

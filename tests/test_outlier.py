@@ -15,8 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
-from skaevae._outlier import _WeightedPCA
-from skaevae._scores import mahalanobis_squared
+from skaevae._outlier_scores import mahalanobis_squared
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0, "device": "cpu"}
@@ -276,17 +275,11 @@ def test_default_detectors_fit_when_most_rows_are_identical(kind):
     assert scores[90:].max() < scores[:90].min()
 
 
-def test_weighted_screen_is_pca_of_the_weighted_rows(data):
-    # With sample_weight the default detector screens with a weighted PCA:
-    # integer weights act as repeated rows, zero weights as absent ones.
+def test_weighted_default_detector_screens_out_rows_of_no_weight(data):
+    # With sample_weight the default detector screens with a weighted PCA
+    # (tests/test_outlier_defaults.py): the shifted rows 0-5 weigh nothing,
+    # yet are screened out.
     weight = np.r_[np.zeros(50), np.full(100, 2.0), np.ones(50)]
-    repeated = np.concatenate([data[50:150], data[50:150], data[150:]])
-    screen = _WeightedPCA(3).fit(data, sample_weight=weight)
-    pca = PCA(n_components=3).fit(repeated)
-    signs = np.sign((screen.components_ * pca.components_).sum(axis=1))
-    np.testing.assert_allclose(screen.components_ * signs[:, None], pca.components_, atol=1e-10)
-    np.testing.assert_allclose(screen.mean_, pca.mean_)
-    # End to end: the shifted rows 0-5 weigh nothing, yet are screened out.
     detector = OutlierDetector(random_state=0).fit(data, sample_weight=weight)
     assert detector.support_.sum() == 160
     assert not detector.support_[:6].any()

@@ -1,0 +1,126 @@
+"""The outlier detector's default networks, and the PCA screen that picks their training rows.
+
+The defaults were chosen once for all data on the ADBench benchmark
+(``benchmarks/anomaly_adbench.py``; the variants tried are in
+``benchmarks/results/anomaly_design_notes.md``), never per data set.
+"""
+
+import math
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ._autoencoder import AutoencoderTransformer
+from ._pca import principal_axes
+from ._vae import VAETransformer
+
+# A fixed budget of optimiser steps rather than of epochs keeps the cost flat
+# in n_samples: 200 steps are 200 epochs of a 200-row table but 2 epochs of
+# 50 000 rows.
+DEFAULT_N_STEPS = 200
+DEFAULT_BATCH_SIZE = 512
+DEFAULT_LEARNING_RATE = 3e-3
+
+# The networks that ``OutlierDetector(estimator=...)`` names.
+DEFAULT_ESTIMATORS = {"autoencoder": AutoencoderTransformer, "vae": VAETransformer}
+
+
+def default_n_components(n_features):
+    """Code width of the default networks: a quarter of the features, at least one.
+
+    A narrow code leaves room for the reconstruction term to see rows off the
+    learned manifold; the latent term covers rows extreme along it.
+    """
+    return max(1, n_features // 4)
+
+
+def default_hidden_layer_sizes(n_components):
+    """Hidden layer of the default networks: twice the code width.
+
+    With ``init="pca"`` a ReLU layer carries each principal score as the pair
+    ``relu(s), relu(-s)``, so ``2 * n_components`` units hold exactly the PCA
+    start and no unit keeps random weights: the seed then only orders the
+    batches (and, for the VAE, draws its reparameterised codes). A wider
+    layer leaves its other units random, and the scores then depend more on
+    the seed (``benchmarks/results/anomaly_design_notes.md``).
+    """
+    return (2 * n_components,)
+
+
+def make_default_network(kind, n_samples, n_features, seed):
+    """The default model ``kind`` ("autoencoder" or "vae") for a table of this shape.
+
+    ``make_pipeline(StandardScaler(), network)``, trained for about
+    ``DEFAULT_N_STEPS`` steps of at most ``DEFAULT_BATCH_SIZE`` rows whatever
+    ``n_samples``, from the PCA start.
+    """
+    cls = DEFAULT_ESTIMATORS[kind]
+    batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
+    n_epochs = max(1, math.ceil(DEFAULT_N_STEPS / math.ceil(n_samples / batch_size)))
+    n_components = default_n_components(n_features)
+    params = {
+        "n_components": n_components,
+        "hidden_layer_sizes": default_hidden_layer_sizes(n_components),
+        "batch_size": batch_size,
+        "learning_rate_init": DEFAULT_LEARNING_RATE,
+        # Starting from PCA makes the scores far less dependent on the
+        # seed than a random start (benchmarks/anomaly_adbench.py).
+        "init": "pca",
+        # The step budget is the stopping rule: no early stop on a plateau.
+        "max_iter": n_epochs,
+        "n_iter_no_change": n_epochs,
+        "tol": 0.0,
+        "random_state": seed,
+        # Networks this small gain nothing from a GPU (a step is well
+        # under a millisecond), and the CPU keeps scores bit-identical
+        # wherever the detector is unpickled.
+        "device": "cpu",
+    }
+    if cls is VAETransformer:
+        params["kl_warmup"] = max(1, n_epochs // 4)
+    return make_pipeline(StandardScaler(), cls(**params))
+
+
+def make_default_screen(n_samples, n_features, weighted):
+    """The screen of the default networks: PCA with their code width, after scaling.
+
+    PCA is deterministic and takes one pass over the data, so the network is
+    trained once, on the rows the screen keeps. With ``sample_weight``
+    (``weighted``) it is :class:`_WeightedPCA`, as scikit-learn's PCA takes no
+    weights.
+    """
+    n_components = min(default_n_components(n_features), n_samples)
+    pca = _WeightedPCA(n_components) if weighted else PCA(n_components=n_components)
+    return make_pipeline(StandardScaler(), pca)
+
+
+def default_fit_params(pipeline, sample_weight):
+    """Keyword arguments of a default pipeline's ``fit`` that weigh rows in every step.
+
+    Every step of the default pipelines accepts ``sample_weight``, which a
+    pipeline takes as ``step__sample_weight``.
+    """
+    if sample_weight is None:
+        return {}
+    return {f"{name}__sample_weight": sample_weight for name, _ in pipeline.steps}
+
+
+class _WeightedPCA(TransformerMixin, BaseEstimator):
+    """PCA that accepts ``sample_weight``: the screen of a weighted fit."""
+
+    def __init__(self, n_components):
+        self.n_components = n_components
+
+    def fit(self, X, y=None, sample_weight=None):
+        mean, _, components = principal_axes(np.asarray(X, dtype=np.float64), sample_weight)
+        self.mean_, self.components_ = mean, components[: self.n_components]
+        return self
+
+    def transform(self, X):
+        return (X - self.mean_) @ self.components_.T
+
+    def inverse_transform(self, Z):
+        return Z @ self.components_ + self.mean_

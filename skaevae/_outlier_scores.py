@@ -1,0 +1,175 @@
+"""The outlier detector's scores: inference in fixed blocks, the statistics of the training
+rows, the two normalised terms, and their attribution to features.
+
+Plain numpy, float64. Weights are optional per-row weights (``None`` weighs
+rows equally). With ``x̂`` the reconstruction of a row ``x`` and ``z`` its
+code, the terms are
+
+- reconstruction, ``R(x) = Σ_j (x_j - x̂_j)² / s_j²``, with ``s_j²`` the mean
+  squared residual of feature ``j`` on the training rows;
+- latent, ``L(x) = (z - μ)ᵀ Σ⁻¹ (z - μ)``, with ``μ`` and ``Σ`` the mean and
+  covariance of the training codes;
+
+each divided by its median over the training rows.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import pinvh
+
+# Rows per inference call. Every call gets exactly this many rows (the last
+# block padded with zeros): float32 matrix kernels can pick their code path
+# by the number of rows, which changes the last bits of a row's result, so a
+# fixed count makes a row's score a function of the row alone, bit for bit.
+# It is a correctness constant, not a memory setting, so it does not follow
+# scikit-learn's working_memory.
+SCORE_BLOCK_SIZE = 512
+
+# Relative floor of the per-feature residual variance, so that a feature the
+# model reconstructs exactly on the training data (a constant column) gives a
+# large but finite term rather than a division by zero.
+_RESIDUAL_VARIANCE_FLOOR = 1e-6
+
+
+def blockwise(fn, X):
+    """``fn`` applied to X in blocks of exactly ``SCORE_BLOCK_SIZE`` rows.
+
+    ``fn`` maps a block to a tuple of arrays whose first axis is the rows;
+    the tuple of concatenated results, with the padding dropped, is returned.
+    The padding rows are zeros, so a non-finite row is never repeated into it
+    (and counted again by an error message).
+    """
+    parts = []
+    for start in range(0, X.shape[0], SCORE_BLOCK_SIZE):
+        block = X[start : start + SCORE_BLOCK_SIZE]
+        n = block.shape[0]
+        if n < SCORE_BLOCK_SIZE:
+            padding = np.zeros((SCORE_BLOCK_SIZE - n, *block.shape[1:]), dtype=block.dtype)
+            block = np.concatenate([block, padding])
+        parts.append([np.asarray(out)[:n] for out in fn(block)])
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+def has_reconstruction(estimator):
+    """Whether ``estimator`` has a code and a reconstruction, which the two terms need."""
+    return hasattr(estimator, "transform") and hasattr(estimator, "inverse_transform")
+
+
+def reconstruct(estimator, X):
+    """Codes ``Z`` and reconstructions ``X_hat`` of X's rows by a fitted estimator, in float64."""
+
+    def codes_and_reconstructions(block):
+        Z = estimator.transform(block)
+        return Z, estimator.inverse_transform(Z)
+
+    Z, X_hat = blockwise(codes_and_reconstructions, X)
+    return Z.astype(np.float64), X_hat.astype(np.float64)
+
+
+def estimator_scores(estimator, X):
+    """``estimator.score_samples`` of the rows of X, in float64."""
+    (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
+    return scores.astype(np.float64)
+
+
+class TermStatistics(NamedTuple):
+    """What the two terms of a row need from the training rows.
+
+    The detector keeps each field as the fitted attribute of the same name
+    with a trailing underscore.
+    """
+
+    residual_variance: np.ndarray  # s_j², of shape (n_features,)
+    latent_mean: np.ndarray  # μ, of shape (n_components,)
+    latent_precision: np.ndarray  # Σ⁻¹, of shape (n_components, n_components)
+    reconstruction_median: float  # median of R over the training rows
+    latent_median: float  # median of L over the training rows
+
+
+def fit_term_statistics(X, Z, X_hat, weight=None):
+    """The statistics of the (weighted) training rows X, with codes Z and reconstructions X_hat."""
+    eps = np.finfo(np.float64).eps
+    residual2 = np.square(X - X_hat)
+    floor = _RESIDUAL_VARIANCE_FLOOR * np.average(
+        np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight
+    )
+    residual_variance = np.maximum(
+        np.average(residual2, axis=0, weights=weight), np.maximum(floor, eps)
+    )
+    latent_mean, latent_precision = latent_statistics(Z, weight)
+    reconstruction = (residual2 / residual_variance).sum(axis=1)
+    latent = mahalanobis_squared(Z, latent_mean, latent_precision)
+    return TermStatistics(
+        residual_variance,
+        latent_mean,
+        latent_precision,
+        max(weighted_median(reconstruction, weight), eps),
+        max(weighted_median(latent, weight), eps),
+    )
+
+
+def normalised_terms(X, Z, X_hat, statistics):
+    """``R / median R`` and ``L / median L`` of the rows of X, each of shape (n_samples,)."""
+    reconstruction = (np.square(X - X_hat) / statistics.residual_variance).sum(axis=1)
+    latent = mahalanobis_squared(Z, statistics.latent_mean, statistics.latent_precision)
+    return (
+        reconstruction / statistics.reconstruction_median,
+        latent / statistics.latent_median,
+    )
+
+
+def feature_attributions(X, X_hat, statistics):
+    """Each feature's share of the normalised reconstruction term, of shape (n_samples, n_features).
+
+    ``(x_j - x̂_j)² / (s_j² · median R)``: the row sums are ``R / median R``.
+    """
+    return np.square(X - X_hat) / (statistics.residual_variance * statistics.reconstruction_median)
+
+
+def latent_statistics(Z, weight=None):
+    """Mean and precision (pseudo-inverse covariance) of the codes ``Z``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_components)
+        Codes of the training rows.
+
+    weight : ndarray of shape (n_samples,) or None
+        Row weights.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_components,)
+    precision : ndarray of shape (n_components, n_components)
+        ``pinvh`` of the (weighted, biased) covariance: directions in which the
+        codes do not vary get zero weight instead of an infinite one.
+    """
+    mean = np.average(Z, axis=0, weights=weight)
+    centred = Z - mean
+    w = np.ones(len(Z)) if weight is None else weight
+    covariance = (centred * (w / w.sum())[:, None]).T @ centred
+    return mean, pinvh(covariance)
+
+
+def mahalanobis_squared(Z, mean, precision):
+    """``(z - mean)ᵀ precision (z - mean)`` of each row, shape ``(n_samples,)``.
+
+    Computed with element-wise products summed along each row, never a matrix
+    product: BLAS and ``einsum`` pick their kernels by the number of rows,
+    which changes the last bit of a row's result, and a row's score must not
+    depend on the rows that come with it.
+    """
+    centred = Z - mean
+    projected = np.stack([(centred * row).sum(axis=1) for row in precision], axis=1)
+    # Never negative in exact arithmetic; clip the rounding error.
+    return np.maximum((projected * centred).sum(axis=1), 0.0)
+
+
+def weighted_median(values, weight=None):
+    """The (lower) weighted median of ``values``."""
+    if weight is None:
+        return float(np.median(values))
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weight[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
