@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -14,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
+from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer, _outlier_defaults
 from skaevae._outlier_scores import mahalanobis_squared
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
@@ -130,16 +131,30 @@ def test_default_detector_screens_with_pca_and_fits_the_network_once(data, monke
     np.testing.assert_array_equal(other.support_, detector.support_)
 
 
-def test_default_network_has_no_random_unit(data):
+def _seed_spread(data):
+    """The default network of seed 0, and how two seeds' scores differ."""
+    first, second = (OutlierDetector(random_state=seed).fit(data) for seed in (0, 1))
+    a, b = first.score_samples(data), second.score_samples(data)
+    return first.estimator_[-1], spearmanr(a, b).statistic, np.median(np.abs(b - a) / np.abs(a))
+
+
+def test_default_network_has_no_random_unit(data, monkeypatch):
     # The hidden layer is exactly the 2 * n_components units that carry the
-    # PCA start, so the seed only orders the batches: two seeds give nearly
-    # the same scores. With 64 hidden units (62 of them random for this
-    # 6-feature table's one-unit code) the same comparison differed by up to 2x.
-    detector = OutlierDetector(random_state=0).fit(data)
-    network = detector.estimator_[-1]
+    # PCA start, so the seed only orders the batches: two seeds rank the rows
+    # alike and move a typical row's score little. A single row can still move
+    # by several per cent, and by how much depends on the CPU, so the test
+    # reads the ranking and the median row against a contrast: the same
+    # detector with 64 hidden units, 62 of them random for this 6-feature
+    # table's one-unit code, between the same two seeds.
+    network, rank, difference = _seed_spread(data)
     assert network.hidden_layer_sizes == (2 * network.n_components,)
-    other = OutlierDetector(random_state=1).fit(data)
-    np.testing.assert_allclose(other.score_samples(data), detector.score_samples(data), rtol=0.05)
+    monkeypatch.setattr(_outlier_defaults, "default_hidden_layer_sizes", lambda n: (64,))
+    wide, wide_rank, wide_difference = _seed_spread(data)
+    assert wide.hidden_layer_sizes == (64,)
+    assert rank > 0.99
+    assert difference < 0.02
+    assert wide_rank < rank
+    assert wide_difference > 5 * difference
 
 
 def test_attributions_point_at_the_perturbed_feature():
