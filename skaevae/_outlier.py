@@ -15,6 +15,12 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ._outlier_defaults import (
@@ -37,7 +43,7 @@ from ._validation import check_sample_weight, draw_seed
 
 
 def _every_step_weighted(estimator, sample_weight):
-    """Keyword arguments of ``estimator.fit`` that pass ``sample_weight``.
+    """Keyword arguments of ``estimator.fit`` that pass ``sample_weight`` without routing.
 
     A pipeline takes ``step__sample_weight``: every step whose fit accepts
     weights gets them.
@@ -272,10 +278,20 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
         return self.method
 
-    def _fit_estimator(self, estimator, X, sample_weight):
-        """Fit ``estimator`` on X, passing ``sample_weight`` where it is accepted."""
+    def _fit_estimator(self, estimator, X, sample_weight, routed_params):
+        """Fit ``estimator`` on X, passing ``sample_weight`` where it is wanted.
+
+        ``routed_params`` is the output of :func:`process_routing` under
+        metadata routing, else None.
+        """
         if self._is_default():
             fit_params = default_fit_params(estimator, sample_weight)
+        elif routed_params is not None:
+            # The user's requests decide. ``sample_weight`` is the only
+            # metadata ``fit`` takes, and the one passed here may be the
+            # support rows' part of the one that was routed.
+            requested = "sample_weight" in routed_params["estimator"]["fit"]
+            fit_params = {"sample_weight": sample_weight} if requested else {}
         else:
             fit_params = _every_step_weighted(estimator, sample_weight)
         with warnings.catch_warnings():
@@ -284,7 +300,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 warnings.simplefilter("ignore", ConvergenceWarning)
             return estimator.fit(X, **fit_params)
 
-    def _fit_model(self, estimator, X, sample_weight):
+    def _fit_model(self, estimator, X, sample_weight, routed_params):
         """Fit ``estimator`` as the model of normal data, and the score statistics on X.
 
         Sets ``method_``, ``estimator_`` and the statistics. Returns the
@@ -292,7 +308,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         reconstruction.
         """
         self.method_ = self._resolve_method(estimator)
-        self.estimator_ = self._fit_estimator(estimator, X, sample_weight)
+        self.estimator_ = self._fit_estimator(estimator, X, sample_weight, routed_params)
         statistics = terms = None
         if has_reconstruction(self.estimator_):
             Z, X_hat = reconstruct(self.estimator_, X)
@@ -323,9 +339,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row, passed to the estimator's
-            ``fit`` (to every pipeline step that accepts it) and used in the
-            score statistics. ``None`` weighs rows equally.
+            Non-negative weight of each row, used in the score statistics and
+            passed to the estimator's ``fit``: to every pipeline step that
+            accepts it, or, when metadata routing is enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), to the
+            steps of an estimator object that request it with
+            ``set_fit_request(sample_weight=True)``. The default networks
+            always get it. ``None`` weighs rows equally.
 
         Returns
         -------
@@ -336,6 +356,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
+        routed_params = (
+            process_routing(self, "fit", sample_weight=sample_weight)
+            if _routing_enabled()
+            else None
+        )
         seed = draw_seed(self.random_state)
 
         self.support_ = np.ones(n_samples, dtype=bool)
@@ -344,7 +369,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             screen = self._make_screen(
                 n_samples, n_features, seed, weighted=sample_weight is not None
             )
-            terms = self._fit_model(screen, X, sample_weight)
+            terms = self._fit_model(screen, X, sample_weight, routed_params)
             anomaly = screen_anomaly(self.method_, terms, lambda: self._score(X))
             self.support_ = support_rows(anomaly, self.support_fraction)
             # An estimator object screens for itself: when ties at the cut keep
@@ -355,7 +380,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             weight = support_weight(sample_weight, support)
             X_support = X if support.all() else X[support]
             estimator = self._make_estimator(len(X_support), n_features, seed)
-            self._fit_model(estimator, X_support, weight)
+            self._fit_model(estimator, X_support, weight, routed_params)
 
         scores = self._score(X)
         if self.contamination == "auto":
@@ -364,6 +389,28 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
+
+    def get_metadata_routing(self):
+        """Get metadata routing of this object.
+
+        Please check :ref:`User Guide <metadata_routing>` on how the routing
+        mechanism works. The detector uses ``sample_weight`` itself, in the
+        score statistics, and routes it to the ``fit`` of an estimator object;
+        its default networks take it without a request.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+            encapsulating routing information.
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        if not self._is_default():
+            router.add(
+                estimator=self.estimator,
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
+        return router
 
     # ------------------------------------------------------------ inference
 

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.metadata_routing import _routing_enabled
 
 from ._autoencoder import AutoencoderTransformer
 from ._pca import principal_axes
@@ -100,11 +101,17 @@ def make_default_screen(n_samples, n_features, weighted):
 def default_fit_params(pipeline, sample_weight):
     """Keyword arguments of a default pipeline's ``fit`` that weigh rows in every step.
 
-    Every step of the default pipelines accepts ``sample_weight``, which a
-    pipeline takes as ``step__sample_weight``.
+    Every step of the default pipelines accepts ``sample_weight``. Without
+    metadata routing a pipeline takes it as ``step__sample_weight``; with
+    routing enabled it passes ``sample_weight`` to the steps that request it,
+    so each of these steps, which the detector built itself, requests it.
     """
     if sample_weight is None:
         return {}
+    if _routing_enabled():
+        for _, step in pipeline.steps:
+            step.set_fit_request(sample_weight=True)
+        return {"sample_weight": sample_weight}
     return {f"{name}__sample_weight": sample_weight for name, _ in pipeline.steps}
 
 
@@ -122,5 +129,7 @@ class _WeightedPCA(TransformerMixin, BaseEstimator):
     def transform(self, X):
         return (X - self.mean_) @ self.components_.T
 
-    def inverse_transform(self, Z):
-        return Z @ self.components_ + self.mean_
+    def inverse_transform(self, X):
+        # Named X, as in scikit-learn's PCA: metadata routing takes any other
+        # name for metadata.
+        return X @ self.components_ + self.mean_

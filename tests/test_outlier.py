@@ -1,4 +1,4 @@
-"""Tests of OutlierDetector: threshold, scores, attribution, errors, and real data."""
+"""Tests of OutlierDetector: threshold, scores, attribution, routing, errors, and real data."""
 
 import pickle
 from pathlib import Path
@@ -9,6 +9,7 @@ import pytest
 import sklearn
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import make_pipeline
@@ -16,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer, _outlier_defaults
+from skaevae._outlier_defaults import _WeightedPCA
 from skaevae._outlier_scores import mahalanobis_squared
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
@@ -308,3 +310,84 @@ def test_estimator_object_is_not_refitted_when_the_support_is_every_row(monkeypa
     detector = OutlierDetector(PCA(n_components=1)).fit(X)
     assert detector.support_.all()
     assert fitted_rows == [2]
+
+
+# Metadata routing. Rows 0-98 weigh nothing, so a weighted fit must equal a fit
+# on rows 99-199 alone (an odd count, whose median is one row, as the weighted
+# median is).
+ZERO_WEIGHT_ROWS = 99
+
+
+def _zero_weight(data):
+    weight = np.ones(len(data))
+    weight[:ZERO_WEIGHT_ROWS] = 0.0
+    return weight
+
+
+def _weighted_pca_pipeline(scaler_weighted=True):
+    return make_pipeline(
+        StandardScaler().set_fit_request(sample_weight=scaler_weighted),
+        _WeightedPCA(2).set_fit_request(sample_weight=True),
+    )
+
+
+def test_routing_gives_sample_weight_to_the_steps_that_request_it(data):
+    weight = _zero_weight(data)
+    with sklearn.config_context(enable_metadata_routing=True):
+        weighted = OutlierDetector(_weighted_pca_pipeline(), support_fraction=None)
+        weighted.fit(data, sample_weight=weight)
+        dropped = OutlierDetector(_weighted_pca_pipeline(), support_fraction=None)
+        dropped.fit(data[ZERO_WEIGHT_ROWS:])
+        np.testing.assert_allclose(weighted.score_samples(data), dropped.score_samples(data))
+        # The scaler asks not to be weighted: only the PCA after it sees the
+        # weights, in the screen (a clone of the pipeline) and the final fit.
+        detector = OutlierDetector(_weighted_pca_pipeline(scaler_weighted=False))
+        detector.fit(data, sample_weight=weight)
+    scaler, pca = detector.estimator_
+    support = detector.support_
+    assert not support.all()
+    np.testing.assert_allclose(scaler.mean_, data[support].mean(axis=0))
+    scaled = scaler.transform(data[support])
+    np.testing.assert_allclose(pca.mean_, np.average(scaled, axis=0, weights=weight[support]))
+
+
+def test_routing_raises_for_an_unrequested_sample_weight(data):
+    weight = _zero_weight(data)
+    ae = AutoencoderTransformer(n_components=2, **FAST)
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            OutlierDetector(make_pipeline(StandardScaler(), _WeightedPCA(2))).fit(
+                data, sample_weight=weight
+            )
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            OutlierDetector(ae).fit(data, sample_weight=weight)
+        # An estimator whose fit takes no weights is fitted unweighted, as
+        # scikit-learn routes; the detector's own statistics are weighted.
+        detector = OutlierDetector(PCA(2), support_fraction=None)
+        detector.fit(data, sample_weight=weight)
+    np.testing.assert_allclose(detector.estimator_.mean_, data.mean(axis=0))
+
+
+def test_default_detector_under_routing_fits_as_without(data):
+    weight = _zero_weight(data)
+    expected = OutlierDetector(random_state=0).fit(data, sample_weight=weight)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = OutlierDetector(random_state=0).fit(data, sample_weight=weight)
+        np.testing.assert_array_equal(routed.score_samples(data), expected.score_samples(data))
+        unweighted = OutlierDetector(random_state=0).fit(data)
+    assert not np.array_equal(unweighted.support_, routed.support_)
+
+
+def test_detector_in_a_pipeline_gets_sample_weight_when_it_requests_it(data):
+    weight = _zero_weight(data)
+    detector = OutlierDetector(PCA(2), method="reconstruction", support_fraction=None)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            detector.set_fit_request(sample_weight=True),
+        )
+        pipe.fit(data, sample_weight=weight)
+    # The term is divided by its median over the weighted rows.
+    anomaly = -pipe[-1].score_samples(pipe[0].transform(data))
+    assert np.median(anomaly[ZERO_WEIGHT_ROWS:]) == pytest.approx(1.0)
+    assert np.median(anomaly) != pytest.approx(1.0)

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.decomposition import PCA
 
 from skaevae import AutoencoderTransformer, VAETransformer
@@ -62,13 +63,21 @@ def test_weighted_pca_is_pca_of_repeated_rows(data):
     )
 
 
-def test_default_fit_params_weigh_every_step(data):
+@pytest.mark.parametrize("routing", [False, True])
+def test_default_fit_params_weigh_every_step(data, routing):
     weight = np.r_[np.zeros(100), np.ones(100)]
-    screen = make_default_screen(200, 6, weighted=True)
-    params = default_fit_params(screen, weight)
-    assert sorted(params) == ["_weightedpca__sample_weight", "standardscaler__sample_weight"]
-    screen.fit(data, **params)
-    assert default_fit_params(screen, None) == {}
+    with sklearn.config_context(enable_metadata_routing=routing):
+        screen = make_default_screen(200, 6, weighted=True)
+        params = default_fit_params(screen, weight)
+        if routing:
+            assert list(params) == ["sample_weight"]
+        else:
+            assert sorted(params) == [
+                "_weightedpca__sample_weight",
+                "standardscaler__sample_weight",
+            ]
+        screen.fit(data, **params)
+        assert default_fit_params(screen, None) == {}
     scaler, pca = screen
     np.testing.assert_allclose(scaler.mean_, data[100:].mean(axis=0))
     np.testing.assert_allclose(pca.mean_, scaler.transform(data[100:]).mean(axis=0), atol=1e-12)
