@@ -2,11 +2,15 @@
 
 import numpy as np
 
-from ._base import INFERENCE_BATCH_SIZE, BaseAutoencoder
+from ._base import BaseAutoencoder
 from ._losses import ReconstructionLoss, squared_error
+from ._memory import chunk_rows
 from ._modules import AutoencoderModule
+from ._moments import RunningMoments
+from ._params import fill_parameter_docs
 
 
+@fill_parameter_docs
 class AutoencoderTransformer(BaseAutoencoder):
     """Autoencoder for non-linear dimensionality reduction.
 
@@ -21,20 +25,13 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Width of the latent code; at most ``n_features``.
+    [[n_components]]
 
-    hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
-        Widths of the encoder's hidden layers (an int means one layer); the
-        decoder uses them in reverse. ``()`` gives affine encoder and decoder
-        maps.
+    [[hidden_layer_sizes]]
 
-    activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
-            default="relu"
-        Activation between hidden layers (none after the code or the output).
+    [[activation]]
 
-    dropout : float, default=0.0
-        Dropout probability after each hidden activation, during training only.
+    [[dropout]]
 
     init : {"random", "pca"}, default="random"
         How the network's weights start. ``"random"`` is torch's default
@@ -51,15 +48,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         The code starts as the principal scores (as many as the narrowest
         hidden layer carries; the other code dimensions start at zero).
 
-    max_iter : int, default=200
-        Maximum number of epochs.
+    [[max_iter]]
 
-    batch_size : int or "auto", default="auto"
-        Rows per training step. ``"auto"`` uses ``min(256, n_samples)`` on a
-        CPU and ``min(4096, n_samples)`` on a GPU.
+    [[batch_size]]
 
-    learning_rate_init : float, default=1e-3
-        Step size of the Adam optimiser.
+    [[learning_rate_init]]
 
     alpha : float, default=1e-4
         Strength of the L2 penalty, applied as Adam's ``weight_decay`` to every
@@ -70,37 +63,20 @@ class AutoencoderTransformer(BaseAutoencoder):
         stops improving; the parameters of the best epoch are restored. Without
         it, training stops when the training loss stops improving.
 
-    validation_fraction : float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.
+    [[validation_fraction]]
 
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
+    [[n_iter_no_change]]
 
     tol : float, default=1e-4
         Minimum improvement of the monitored loss.
 
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+    [[device]]
 
-    precision : {"float32", "bfloat16"}, default="float32"
-        Precision of the forward passes, in training and inference.
-        ``"bfloat16"`` runs them under ``torch.autocast`` (mixed precision:
-        parameters, optimiser state and loss stay float32); it pays on GPUs
-        with bf16 tensor cores and is slower on most CPUs. Outputs keep X's
-        dtype.
+    [[precision]]
 
-    compile : bool, default=False
-        Compile the network with ``torch.compile`` for training (static
-        shapes; on CUDA in ``"reduce-overhead"`` mode, which replays each
-        step as a CUDA graph, removing the kernel-launch overhead that
-        dominates small networks on a GPU). Compilation takes seconds to
-        tens of seconds per fit, so it pays for long fits on a GPU; on a CPU
-        it changed throughput by -6% to +4%. Inference and the fitted
-        estimator use the eager module, so it pickles as usual.
+    [[compile]]
 
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks, as ``Callback`` instances or ``(name,
-        callback)`` pairs; they receive the usual skorch notifications.
+    [[callbacks]]
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
@@ -229,25 +205,19 @@ class AutoencoderTransformer(BaseAutoencoder):
         module = self._module
         return -squared_error(x, module.decode(module.encode(x)))
 
-    def _after_fit(self, X):
-        # Mean and covariance of the training codes, accumulated one inference
-        # batch at a time so that fit never holds every code in float64.
-        # Shifting by the first batch's mean keeps the one-pass sums accurate.
+    def _update_statistics(self, X, first_pass):
+        # Mean and covariance of the codes, kept as running sums over the rows
+        # seen and accumulated one chunk at a time, so that fit never holds
+        # every code in float64.
         k = self.n_components_
-        n_rows, shift, total, outer = 0, None, np.zeros(k), np.zeros((k, k))
-        for start in range(0, X.shape[0], INFERENCE_BATCH_SIZE):
-            Z = self._map_batches(
-                self._encode, X[start : start + INFERENCE_BATCH_SIZE], k, np.float64
-            )
-            if shift is None:
-                shift = Z.mean(axis=0)
-            Z -= shift
-            n_rows += len(Z)
-            total += Z.sum(axis=0)
-            outer += Z.T @ Z
-        mean = total / n_rows
-        self.latent_mean_ = shift + mean
-        self.latent_covariance_ = (outer - n_rows * np.outer(mean, mean)) / (n_rows - 1)
+        if first_pass:
+            self._latent_moments = RunningMoments(k)
+        step = chunk_rows(8 * k, X.shape[0])
+        for start in range(0, X.shape[0], step):
+            Z = self._map_batches(self._encode, X[start : start + step], k, np.float64)
+            self._latent_moments.update(Z)
+        self.latent_mean_ = self._latent_moments.mean
+        self.latent_covariance_ = self._latent_moments.covariance
 
     def _sample_codes(self, n_samples, rng):
         return rng.multivariate_normal(self.latent_mean_, self.latent_covariance_, size=n_samples)

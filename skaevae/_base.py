@@ -1,9 +1,9 @@
-"""Behaviour shared by the autoencoder estimators: validation, training, inference."""
+"""The estimators' shared behaviour: validation, the fit, batched inference."""
 
 import copy
 import warnings
 from abc import abstractmethod
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -15,7 +15,6 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     assert_all_finite,
     check_array,
@@ -23,16 +22,19 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._modules import ACTIVATIONS, check_pca_activation
+from ._batch import Batch
+from ._data import split_rows
+from ._memory import inference_batch_rows
+from ._networks import check_pca_activation
+from ._params import constraints
 from ._pca import principal_axes
 from ._training import (
-    PRECISIONS,
+    TrainingConfig,
     autocast,
     build_net,
+    fast_inference,
     fit_net,
-    flush_denormals,
     resolve_device,
-    split_rows,
 )
 from ._validation import (
     _is_float32_tensor_ready,
@@ -43,14 +45,6 @@ from ._validation import (
     draw_seed,
     local_random_state,
 )
-
-# Rows per inference batch: large enough to amortise per-call overhead, small
-# enough that one batch's activations stay a few MiB and in cache (bounded
-# memory; measured fastest between 4k and 8k rows on a CPU).
-INFERENCE_BATCH_SIZE = 8192
-# On a GPU a batch of 8192 rows is a few microseconds of work, so batches are
-# larger to amortise the kernel launches and the copy back to the host.
-GPU_INFERENCE_BATCH_FACTOR = 8
 
 
 def tensor_batches(X, batch_size, device):
@@ -81,27 +75,27 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     loss in ``_criterion_cls``, and define how a row is scored and sampled.
     """
 
-    _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "init": [StrOptions({"random", "pca"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str, torch.device],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "compile": ["boolean"],
-        "callbacks": [list, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: dict = constraints(
+        "n_components",
+        "hidden_layer_sizes",
+        "activation",
+        "dropout",
+        "init",
+        "max_iter",
+        "batch_size",
+        "learning_rate_init",
+        "alpha",
+        "early_stopping",
+        "validation_fraction",
+        "n_iter_no_change",
+        "tol",
+        "device",
+        "precision",
+        "compile",
+        "callbacks",
+        "random_state",
+        "verbose",
+    )
 
     _module_cls = None
     _criterion_cls = None
@@ -111,6 +105,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Subclasses write out their full signature."""
 
     # ------------------------------------------------------------------ fit
+
+    def _module_params(self, n_features):
+        return {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "activation": self.activation,
+            "dropout": self.dropout,
+        }
 
     def _criterion_params(self):
         return {}
@@ -122,8 +125,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _warmup_epochs(self):
         return 0
 
-    def _after_fit(self, X):
-        """Hook for fitted state that depends on the trained network."""
+    def _update_statistics(self, X, first_pass):
+        """Hook for fitted statistics of the data under the trained network."""
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -143,8 +146,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return min(default, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _validate_fit_data(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+    def _validate_fit_data(self, X, reset):
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
+        )
         check_float32_range(X)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
@@ -197,24 +202,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         return init_module
 
-    def _fit(self, X, sample_weight=None):
-        X = self._validate_fit_data(X)
-        seed = draw_seed(self.random_state)
-        device = resolve_device(self.device)
-        n_samples, n_features = X.shape
-
-        net = build_net(
-            module=self._module_cls,
-            module_params={
-                "n_features": n_features,
-                "n_components": self.n_components,
-                "hidden_layer_sizes": self._hidden_layer_sizes(),
-                "activation": self.activation,
-                "dropout": self.dropout,
-            },
-            criterion=self._criterion_cls,
-            criterion_params=self._criterion_params(),
-            max_iter=self.max_iter,
+    def _training_config(self, n_samples, device, seed, max_iter):
+        return TrainingConfig(
+            max_iter=max_iter,
             batch_size=self._batch_size(n_samples, device),
             learning_rate_init=self.learning_rate_init,
             alpha=self.alpha,
@@ -222,29 +212,62 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
-            warmup_epochs=self._warmup_epochs(),
-            # Copies: skorch initialises callbacks in place, and fit must not
-            # change the estimator's parameters.
-            extra_callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
             device=device,
             precision=self.precision,
             compile=self.compile,
             seed=seed,
             verbose=self.verbose,
+            warmup_epochs=self._warmup_epochs(),
+            # Copies: skorch initialises callbacks in place, and fit must not
+            # change the estimator's parameters.
+            callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
         )
-        # X as one float32 tensor, moved to the device once for the whole fit;
-        # a float32 X is used in place on the CPU (training never writes to it).
-        x = as_float32_tensor(X).to(device)
-        weight = None
+
+    def _fit(self, X, sample_weight=None, incremental=False):
+        """Train on X: a new network, or with ``incremental`` one more epoch of the fitted one.
+
+        The first pass (not fitted yet, or ``incremental=False``) builds and
+        trains a network for up to ``max_iter`` epochs, as ``fit`` does;
+        later incremental passes train the fitted network for one epoch on
+        X and add X to the running statistics of the codes, as
+        ``MLPRegressor.partial_fit`` and ``IncrementalPCA.partial_fit`` do.
+        """
+        first_pass = not incremental or not hasattr(self, "net_")
+        X = self._validate_fit_data(X, reset=first_pass)
+        seed = draw_seed(self.random_state)
+        n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
+        if first_pass:
+            device = resolve_device(self.device)
+            max_iter = 1 if incremental else self.max_iter
+            net = build_net(
+                self._module_cls,
+                self._module_params(n_features),
+                self._criterion_cls,
+                self._criterion_params(),
+                self._training_config(n_samples, device, seed, max_iter),
+            )
+            init_module = self._pca_initializer(X, sample_weight, seed)
+        else:
+            net, device, init_module = self.net_, self._device(), None
+        # X as one float32 tensor, moved to the device once for the whole fit;
+        # a float32 X is used in place on the CPU (training never writes to it).
+        weight = None
+        if sample_weight is not None:
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        fit_net(net, x, weight, seed, init_module=self._pca_initializer(X, sample_weight, seed))
-        del x
+        batch = Batch(as_float32_tensor(X).to(device), weight)
+        fit_net(net, batch, seed, init_module=init_module, epochs=None if first_pass else 1)
+        del batch
 
         self.net_ = net
         self.n_components_ = self.n_components
+        self._record_history(net, check_convergence=not incremental)
+        self._update_statistics(X, first_pass)
+        return self
+
+    def _record_history(self, net, check_convergence):
         history = net.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
@@ -259,15 +282,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.validation_loss_curve_ = None
             self.best_loss_ = min(self.loss_curve_)
             self.best_validation_loss_ = None
-        if self.n_iter_ == self.max_iter:
+        if check_convergence and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        self._after_fit(X)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -328,7 +349,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X,
         n_out,
         dtype,
-        batch_size=INFERENCE_BATCH_SIZE,
+        draws=1,
         check_finite=False,
         check_output=None,
         allow_inf=False,
@@ -336,8 +357,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
 
         Output is written into one preallocated array, so memory stays at the
-        input, the output and one batch (of ``batch_size`` rows on a CPU,
-        ``GPU_INFERENCE_BATCH_FACTOR`` times more on a GPU). With
+        input, the output and one batch, sized from ``working_memory`` by
+        :func:`~skaevae._memory.inference_batch_rows` for activations of
+        ``draws`` rows per row of X (the VAE's importance samples). With
         ``check_finite``, each batch of X is checked for NaN and infinity as
         :func:`~sklearn.utils.validation.check_array` would, and float64 values
         for overflow of float32. Under scikit-learn's ``assume_finite`` a
@@ -353,18 +375,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
         module = self._module
         device = self._device()
-        if torch.device(device).type == "cuda":
-            batch_size *= GPU_INFERENCE_BATCH_FACTOR
+        n_rows = X.shape[0]
+        batch_size = inference_batch_rows(draws * self._activation_bytes(), n_rows, device)
         # Fitted modules are left in evaluation mode: switching modes walks
-        # every submodule, ~0.3 ms a call, 4% of a 20,000-row transform.
+        # every submodule, which costs more than a small batch.
         if module.training:
             module.eval()
-        out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), dtype=dtype)
+        out = np.empty((n_rows,) if n_out is None else (n_rows, n_out), dtype=dtype)
         total = torch.zeros((), device=device) if check_output is not None else None
         with (
             torch.inference_mode(),
             autocast(device, self.precision),
-            flush_denormals(device),
+            fast_inference(device, n_rows),
         ):
             for start, stop, x in tensor_batches(X, batch_size, device):
                 # A finite sum proves the batch finite; otherwise (NaN, inf,
@@ -390,6 +412,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if suspect:
                 check_finite_output(out, check_output, allow_inf=allow_inf)
         return out
+
+    def _activation_bytes(self):
+        # One row's widest float32 activation: the bytes a batch's largest
+        # buffer takes per row.
+        widest = max(
+            max(m.in_features, m.out_features)
+            for m in self._module.modules()
+            if isinstance(m, torch.nn.Linear)
+        )
+        return 4 * widest
 
     @abstractmethod
     def _encode(self, x):
@@ -470,13 +502,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X,
             None,
             np.float64,
-            batch_size=self._score_batch_size,
+            draws=self._score_draws,
             check_finite=True,
             check_output="score_samples",
             allow_inf=True,
         )
 
-    _score_batch_size = INFERENCE_BATCH_SIZE
+    # Rows of activations per row of X when scoring.
+    _score_draws = 1
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over the rows of X.
@@ -501,9 +534,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _sample_codes(self, n_samples, rng):
         """Latent codes to decode in :meth:`sample`, ``(n_samples, n_components)``."""
 
-    def _sample_noise(self, x_loc, rng):
-        """Output noise added to decoded samples; none by default."""
-        return x_loc
+    def _decode_sample(self, z, generator):
+        """Rows generated from the codes ``z``: the decoder's output, by default."""
+        return self._module.decode(z)
 
     def sample(self, n_samples=1, random_state=None):
         """Generate rows in input space.
@@ -527,8 +560,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = local_random_state(random_state)
         z = self._sample_codes(n_samples, rng).astype(np.float32)
-        x_loc = self._map_batches(self._module.decode, z, self.n_features_in_, np.float32)
-        return self._sample_noise(x_loc, rng)
+        # A local generator, on the model's device, for any draw the decoder makes.
+        generator = torch.Generator(device=self._device()).manual_seed(draw_seed(rng))
+        return self._map_batches(
+            lambda z: self._decode_sample(z, generator), z, self.n_features_in_, np.float32
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,36 +1,19 @@
-"""Per-sample loss terms and likelihoods (torch only).
+"""Per-sample loss terms (torch only).
 
 Every term here returns one value per row, shape ``(n,)``. Training reduces it
 over the batch, ``score_samples`` reports it per row, so a row's score does not
-depend on the rows that come with it.
+depend on the rows that come with it. Losses are called as ``loss(output,
+batch)``: a module's output dictionary and the :class:`~skaevae._batch.Batch`
+it came from.
 """
-
-import math
 
 import torch
 from torch import nn
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def squared_error(x, x_hat):
     """Mean squared reconstruction error of each row, shape ``(n,)``."""
     return (x - x_hat).square().mean(dim=-1)
-
-
-def gaussian_log_prob(x, loc, log_scale):
-    """Log-density of ``x`` under a diagonal Gaussian, summed over the last axis.
-
-    ``log N(x; loc, scale²) = -½ Σ_j [((x_j - loc_j) / scale_j)² + 2 log scale_j + log 2π]``.
-    ``loc`` and ``log_scale`` broadcast against ``x``.
-    """
-    standardized = (x - loc) * torch.exp(-log_scale)
-    return -0.5 * (standardized.square() + 2.0 * log_scale + _LOG_2PI).sum(dim=-1)
-
-
-def standard_normal_log_prob(z):
-    """Log-density of ``z`` under N(0, I), summed over the last axis."""
-    return -0.5 * (z.square() + _LOG_2PI).sum(dim=-1)
 
 
 def kl_to_standard_normal(loc, log_scale):
@@ -44,15 +27,16 @@ def kl_to_standard_normal(loc, log_scale):
 class ReconstructionLoss(nn.Module):
     """Per-sample mean squared error of an autoencoder's output."""
 
-    def forward(self, output, x):
-        return squared_error(x, output["x_loc"])
+    def forward(self, output, batch):
+        return squared_error(batch.x, output["x_loc"])
 
-    def batch_mean(self, output, x):
+    def batch_mean(self, output, batch):
         """The mean of :meth:`forward` over the batch, in one reduction.
 
         Every row has the same number of features, so the mean of the rows'
         means is the mean over all entries.
         """
+        x = batch.x
         # Under bf16 autocast x_loc is bf16; older torch's mse_loss backward
         # does not promote, so the output is cast to x's dtype (a no-op in float32).
         return nn.functional.mse_loss(output["x_loc"].to(x.dtype), x)
@@ -63,7 +47,8 @@ class ELBOLoss(nn.Module):
 
     ``-ELBO(x) = -E_q[log p(x | z)] + beta · KL(q(z | x) || p(z))``, with the
     expectation estimated by the one reparameterised draw made in the forward
-    pass. In training mode ``kl_weight`` (set by the KL warm-up) multiplies
+    pass, and ``log p(x | z)`` the module's likelihood object, ``output["px"]``.
+    In training mode ``kl_weight`` (set by the KL warm-up) multiplies
     ``beta``; in evaluation mode the full ``beta`` is used.
     """
 
@@ -72,14 +57,14 @@ class ELBOLoss(nn.Module):
         self.beta = beta
         self.kl_weight = 1.0
 
-    def terms(self, output, x):
+    def terms(self, output, batch):
         """Negative log-likelihood and KL term of each row, two ``(n,)`` tensors."""
-        nll = -gaussian_log_prob(x, output["x_loc"], output["x_log_scale"])
+        nll = -output["px"].log_prob(batch.x)
         kl = kl_to_standard_normal(output["z_loc"], output["z_log_scale"])
         return nll, kl
 
-    def forward(self, output, x):
-        nll, kl = self.terms(output, x)
+    def forward(self, output, batch):
+        nll, kl = self.terms(output, batch)
         # In training mode the warm-up weight scales the KL term; evaluation
         # (validation, monitoring) always uses the full objective.
         weight = self.kl_weight if self.training else 1.0

@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from ._memory import chunk_rows
 
-def principal_axes(X, sample_weight=None, chunk_size=65536):
+
+def principal_axes(X, sample_weight=None):
     """Weighted PCA of X: ``mean``, ``variances`` (descending) and unit ``components``.
 
     With at least as many rows as features, from the eigendecomposition of
@@ -16,6 +18,9 @@ def principal_axes(X, sample_weight=None, chunk_size=65536):
     does), so the result does not depend on the solver.
     """
     n_samples, n_features = X.shape
+    # A chunk's centred float64 copy and its weighted twin stay within
+    # scikit-learn's working_memory.
+    chunk_size = chunk_rows(16 * n_features, n_samples)
     weight = np.ones(n_samples) if sample_weight is None else sample_weight
     weight = weight / weight.sum()
     mean = np.zeros(n_features)

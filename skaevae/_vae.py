@@ -1,15 +1,12 @@
 """VAETransformer: a variational autoencoder as a scikit-learn transformer."""
 
-from numbers import Integral, Real
-
-import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 
 from ._base import BaseAutoencoder
+from ._callbacks import KLWarmup
 from ._losses import ELBOLoss
 from ._modules import VAEModule
-from ._training import KLWarmup
+from ._params import constraints, fill_parameter_docs
 
 # Importance samples per row in ``score_samples``, and the seed of their fixed
 # standard-normal draws: the same draws for every row and every call, so the
@@ -18,6 +15,7 @@ N_IMPORTANCE_SAMPLES = 64
 _IMPORTANCE_SEED = 0
 
 
+@fill_parameter_docs
 class VAETransformer(BaseAutoencoder):
     """Variational autoencoder (β-VAE) for dimensionality reduction and density estimation.
 
@@ -34,20 +32,13 @@ class VAETransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Width of the latent code; at most ``n_features``.
+    [[n_components]]
 
-    hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
-        Widths of the encoder's hidden layers (an int means one layer); the
-        decoder uses them in reverse. ``()`` gives affine encoder and decoder
-        maps.
+    [[hidden_layer_sizes]]
 
-    activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
-            default="relu"
-        Activation between hidden layers.
+    [[activation]]
 
-    dropout : float, default=0.0
-        Dropout probability after each hidden activation, during training only.
+    [[dropout]]
 
     beta : float, default=1.0
         Weight of the KL term. ``1`` is the standard VAE (the ELBO is a bound
@@ -72,15 +63,11 @@ class VAETransformer(BaseAutoencoder):
         width ``h`` carries ``h // 2`` scores; its other units keep random
         weights. Needs ``activation="relu"`` or ``"identity"``.
 
-    max_iter : int, default=200
-        Maximum number of epochs.
+    [[max_iter]]
 
-    batch_size : int or "auto", default="auto"
-        Rows per training step. ``"auto"`` uses ``min(256, n_samples)`` on a
-        CPU and ``min(4096, n_samples)`` on a GPU.
+    [[batch_size]]
 
-    learning_rate_init : float, default=1e-3
-        Step size of the Adam optimiser.
+    [[learning_rate_init]]
 
     alpha : float, default=1e-4
         Strength of the L2 penalty, applied as Adam's ``weight_decay`` to every
@@ -92,37 +79,20 @@ class VAETransformer(BaseAutoencoder):
         restored. Without it, training stops when the training loss stops
         improving.
 
-    validation_fraction : float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.
+    [[validation_fraction]]
 
-    n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
+    [[n_iter_no_change]]
 
     tol : float, default=1e-4
         Minimum improvement of the monitored loss, in nats per row.
 
-    device : str or torch.device, default="auto"
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+    [[device]]
 
-    precision : {"float32", "bfloat16"}, default="float32"
-        Precision of the forward passes, in training and inference.
-        ``"bfloat16"`` runs them under ``torch.autocast`` (mixed precision:
-        parameters, optimiser state and loss stay float32); it pays on GPUs
-        with bf16 tensor cores and is slower on most CPUs. Outputs keep X's
-        dtype.
+    [[precision]]
 
-    compile : bool, default=False
-        Compile the network with ``torch.compile`` for training (static
-        shapes; on CUDA in ``"reduce-overhead"`` mode, which replays each
-        step as a CUDA graph, removing the kernel-launch overhead that
-        dominates small networks on a GPU). Compilation takes seconds to
-        tens of seconds per fit, so it pays for long fits on a GPU; on a CPU
-        it changed throughput by -6% to +4%. Inference and the fitted
-        estimator use the eager module, so it pickles as usual.
+    [[compile]]
 
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks, as ``Callback`` instances or ``(name,
-        callback)`` pairs.
+    [[callbacks]]
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, the reparameterised
@@ -197,14 +167,15 @@ class VAETransformer(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        **constraints("beta", "kl_warmup"),
     }
 
     _module_cls = VAEModule
     _criterion_cls = ELBOLoss
+    # The output model p(x | z), a key of skaevae._likelihoods.LIKELIHOODS.
+    _likelihood = "gaussian"
     # Each row is decoded N_IMPORTANCE_SAMPLES times when scoring.
-    _score_batch_size = 512
+    _score_draws = N_IMPORTANCE_SAMPLES
 
     def __init__(
         self,
@@ -253,6 +224,9 @@ class VAETransformer(BaseAutoencoder):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _module_params(self, n_features):
+        return {**super()._module_params(n_features), "likelihood": self._likelihood}
+
     def _criterion_params(self):
         return {"beta": self.beta}
 
@@ -277,10 +251,8 @@ class VAETransformer(BaseAutoencoder):
     def _sample_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
 
-    def _sample_noise(self, x_loc, rng):
-        scale = np.exp(self._module.output_log_scale().detach().cpu().numpy())
-        noise = rng.standard_normal(x_loc.shape).astype(np.float32)
-        return x_loc + scale * noise
+    def _decode_sample(self, z, generator):
+        return self._module.generative(z).sample(generator)
 
     def transform(self, X):
         """Encode X as the posterior mean μ(x) of each row.

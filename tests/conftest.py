@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skaevae import AutoencoderTransformer, VAETransformer, _modules
+from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae._fast import _onednn
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +39,18 @@ def small_X():
     return StandardScaler().fit_transform(X).astype(np.float64)
 
 
+@pytest.fixture
+def two_threads():
+    """Run the test with torch set to 2 threads, as on a 2-core machine, then restore."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
 # Tests of the CPU inference path, which runs oneDNN's linear where torch has it.
 needs_onednn = pytest.mark.skipif(
-    _modules._fused_linear is None, reason="torch built without oneDNN's linear"
+    not _onednn.available(), reason="torch built without oneDNN's linear"
 )
 
 # Fast settings for behaviour tests: tiny network, few epochs.

@@ -23,7 +23,7 @@ from skorch.callbacks import Callback
 from skorch.exceptions import DeviceWarning
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._base import INFERENCE_BATCH_SIZE
+from skaevae._memory import inference_batch_rows
 
 from .conftest import FAST
 
@@ -77,7 +77,8 @@ def test_pandas_in_and_out(fast_estimator, small_X):
 def test_transform_is_batched_without_changing_results(small_X):
     # More rows than one inference batch: results equal row-by-row slices.
     est = AutoencoderTransformer(n_components=2, **FAST).fit(small_X)
-    X = np.tile(small_X, (INFERENCE_BATCH_SIZE // len(small_X) + 2, 1))
+    batch = inference_batch_rows(est._activation_bytes(), 10**9, "cpu")
+    X = np.tile(small_X, (batch // len(small_X) + 2, 1))
     Z = est.transform(X)
     np.testing.assert_allclose(Z[: len(small_X)], est.transform(small_X), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(Z[-len(small_X) :], est.transform(small_X), rtol=1e-5, atol=1e-6)
@@ -453,7 +454,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
     # The validation rows are held out of the PCA start as well (weight 0,
     # so X is not copied), so the validation loss that early stopping
     # watches is of rows the model has not seen in any way.
-    from skaevae import _base, _training
+    from skaevae import _base, _data
 
     seen, split = [], []
     principal_axes = _base.principal_axes
@@ -462,7 +463,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
         seen.append((X, None if sample_weight is None else sample_weight.copy()))
         return principal_axes(X, sample_weight, **kwargs)
 
-    random_split = _training.RandomSplit.__call__
+    random_split = _data.RandomSplit.__call__
 
     def spy_split(self, dataset, y=None, **kwargs):
         train, valid = random_split(self, dataset, y, **kwargs)
@@ -470,7 +471,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
         return train, valid
 
     monkeypatch.setattr(_base, "principal_axes", spy_pca)
-    monkeypatch.setattr(_training.RandomSplit, "__call__", spy_split)
+    monkeypatch.setattr(_data.RandomSplit, "__call__", spy_split)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 5))  # distinct first columns identify the rows
     weight = rng.uniform(0.5, 2.0, size=60) if weighted else None
@@ -484,6 +485,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
     ).fit(X, sample_weight=weight)
     ((pca_X, pca_weight),) = seen
     train, valid = split[0]
+    train, valid = train.batch, valid.batch
     assert pca_X is X and len(train.x) == 48 and len(valid.x) == 12
 
     def rows_of(x):  # the rows of X in a split, in the split's order
@@ -503,7 +505,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_pca_init_with_early_stopping_and_all_weight_on_validation_rows(cls):
     # Training rows without weight: the PCA start falls back to all rows.
-    from skaevae._training import split_rows
+    from skaevae._data import split_rows
     from skaevae._validation import draw_seed
 
     X = np.random.RandomState(0).normal(size=(10, 4))

@@ -8,7 +8,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._base import GPU_INFERENCE_BATCH_FACTOR, INFERENCE_BATCH_SIZE
+from skaevae._memory import GPU_INFERENCE_FACTOR, inference_batch_rows
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 
@@ -51,10 +51,11 @@ def test_gpu_inference_batches(X):
     handle = est.net_.module_.encoder.register_forward_pre_hook(
         lambda m, args: rows.append(len(args[0]))
     )
-    n = INFERENCE_BATCH_SIZE * GPU_INFERENCE_BATCH_FACTOR + 10
+    cpu_batch = inference_batch_rows(est._activation_bytes(), 10**9, "cpu")
+    n = cpu_batch * GPU_INFERENCE_FACTOR + 10
     est.transform(np.zeros((n, X.shape[1]), dtype=np.float32))
     handle.remove()
-    assert rows == [INFERENCE_BATCH_SIZE * GPU_INFERENCE_BATCH_FACTOR, 10]
+    assert rows == [cpu_batch * GPU_INFERENCE_FACTOR, 10]
 
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from skaevae import _modules
-from skaevae._losses import gaussian_log_prob
-from skaevae._modules import AutoencoderModule, VAEModule, make_mlp, run_mlp
-
-from .conftest import needs_onednn
+from skaevae._batch import Batch
+from skaevae._likelihoods import gaussian_log_prob
+from skaevae._modules import AutoencoderModule, VAEModule
 
 
 def test_linear_autoencoder_is_two_affine_maps():
@@ -30,12 +28,12 @@ def test_vae_reparameterisation_is_differentiable_and_stochastic_in_training():
     module = VAEModule(6, 2, hidden_layer_sizes=(8,))
     x = torch.randn(32, 6)
     module.train()
-    out1, out2 = module(x), module(x)
+    out1, out2 = module(Batch(x)), module(Batch(x))
     assert not torch.equal(out1["z"], out2["z"])  # a fresh draw each time
     out1["z"].sum().backward()
     assert module.z_log_scale.weight.grad is not None  # gradient flows through sigma
     module.eval()
-    torch.testing.assert_close(module(x)["z"], module.encode(x)[0])  # eval: z = mu
+    torch.testing.assert_close(module(Batch(x))["z"], module.encode(x)[0])  # eval: z = mu
 
 
 def test_iwae_with_one_draw_is_the_elbo_of_that_draw():
@@ -46,7 +44,7 @@ def test_iwae_with_one_draw_is_the_elbo_of_that_draw():
     with torch.no_grad():
         loc, log_scale = module.encode(x)
         z = loc + log_scale.exp() * eps
-        log_px_z = gaussian_log_prob(x, module.decode(z), module.output_log_scale())
+        log_px_z = gaussian_log_prob(x, module.decode(z), module.likelihood.output_log_scale())
         # With one draw, the estimate is the log importance weight of that draw.
         log_pz = -0.5 * (z**2).sum(1) - math.log(2 * math.pi)
         log_qz = gaussian_log_prob(z, loc, log_scale)
@@ -68,8 +66,8 @@ def test_iwae_tightens_with_more_draws_on_average():
 def test_output_scale_has_a_floor():
     module = VAEModule(3, 1)
     with torch.no_grad():
-        module.x_log_scale.fill_(-50.0)
-    assert module.output_log_scale().min().item() > -7.0
+        module.likelihood.log_scale.fill_(-50.0)
+    assert module.likelihood.output_log_scale().min().item() > -7.0
 
 
 def _pca_of_digits(n_components):
@@ -119,93 +117,3 @@ def test_init_pca_needs_relu_or_identity():
     module = AutoencoderModule(4, 2, (8,), "tanh")
     with pytest.raises(ValueError, match="init='pca' needs activation='relu' or 'identity'"):
         module.init_pca(np.zeros(4), np.eye(4)[:2], np.ones(2), None, "tanh")
-
-
-@needs_onednn
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "elu", "identity"])
-@pytest.mark.parametrize("n_rows", [1, 2, 3, 17, 300])
-def test_inference_path_equals_the_eager_stack_row_by_row(activation, n_rows):
-    # The oneDNN path gives what nn.Sequential gives, and a row what the
-    # whole batch gives it, however few rows come with it: bit for bit with
-    # ReLU or no activation (torch's own sigmoid rounds a batch's tail rows
-    # differently, so other activations are compared to a few ulps).
-    torch.manual_seed(0)
-    mlp = make_mlp([12, 32, 16, 3], activation, dropout=0.2).eval()
-    x = torch.randn(300, 12) * 3
-    with torch.inference_mode():
-        whole = run_mlp(mlp, x)
-        np.testing.assert_allclose(whole, mlp(x), rtol=1e-6, atol=1e-6)
-        for start in (0, 5, 300 - n_rows):
-            part = run_mlp(mlp, x[start : start + n_rows])
-            np.testing.assert_allclose(part, whole[start : start + n_rows], rtol=1e-6, atol=1e-7)
-            if activation in ("relu", "identity"):
-                assert torch.equal(part, whole[start : start + n_rows])
-        # Leading axes are kept (the VAE decodes (draws, rows, codes)), and a
-        # strided input gives the same.
-        assert torch.equal(run_mlp(mlp, x.reshape(3, 100, 12)), whole.reshape(3, 100, 3))
-        assert torch.equal(run_mlp(mlp, x.t().contiguous().t()), whole)
-
-
-@needs_onednn
-@pytest.mark.parametrize("threads", [1, 2])
-def test_inference_path_is_row_invariant_for_wide_layers(threads):
-    # Wide inputs, few rows and two threads: where a kernel might split the
-    # reduction over threads and round a small batch differently.
-    torch.manual_seed(0)
-    mlp = make_mlp([512, 256, 4], "relu").eval()
-    x = torch.randn(64, 512)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            whole = run_mlp(mlp, x)
-            np.testing.assert_allclose(whole, mlp(x), rtol=1e-5, atol=1e-5)
-            for n_rows in (1, 2, 5):
-                assert torch.equal(run_mlp(mlp, x[7 : 7 + n_rows]), whole[7 : 7 + n_rows])
-    finally:
-        torch.set_num_threads(before)
-
-
-@needs_onednn
-def test_inference_path_is_taken_only_where_it_applies(monkeypatch):
-    calls = []
-    fused = _modules._fused_linear
-    monkeypatch.setattr(_modules, "_fused_linear", lambda *a: calls.append(1) or fused(*a))
-    torch.manual_seed(0)
-    mlp = make_mlp([6, 8, 2], "relu").eval()
-    x = torch.randn(10, 6)
-    with torch.inference_mode():
-        run_mlp(mlp, x)
-    assert len(calls) == 2
-    calls.clear()
-    run_mlp(mlp, x.requires_grad_()).sum().backward()  # training: autograd's own path
-    x = x.detach()
-    with torch.no_grad():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            run_mlp(mlp, x)
-        mlp.train()
-        run_mlp(mlp, x)  # dropout would be live in training mode
-        mlp.eval()
-        mc_dropout = make_mlp([6, 8, 2], "relu", dropout=0.5).eval()
-        mc_dropout[2].train()  # Monte Carlo dropout: live in an evaluated stack
-        assert not torch.equal(run_mlp(mc_dropout, x), run_mlp(mc_dropout, x))
-        own_layer = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Softmax(dim=0)).eval()
-        np.testing.assert_allclose(run_mlp(own_layer, x[:1]), 1.0)  # mixes rows: eager
-        seen = []
-        handle = mlp[1].register_forward_hook(lambda *args: seen.append(1))
-        run_mlp(mlp, x)
-        handle.remove()
-    assert calls == [] and seen == [1]
-
-
-@needs_onednn
-def test_inference_path_keeps_nan_rows_nan():
-    # oneDNN's own ReLU maps NaN to 0, so activations are not fused into it:
-    # a NaN row must stay NaN for the estimators' output checks to see it.
-    torch.manual_seed(0)
-    mlp = make_mlp([6, 8, 8, 2], "relu").eval()
-    x = torch.randn(4, 6)
-    x[1, 2] = torch.nan
-    with torch.inference_mode():
-        out = run_mlp(mlp, x)
-    assert torch.isnan(out[1]).all() and torch.isfinite(out[[0, 2, 3]]).all()

@@ -1,5 +1,6 @@
 """Tests of OutlierDetector: threshold, scores, attribution, routing, errors, and real data."""
 
+import functools
 import pickle
 from pathlib import Path
 
@@ -16,7 +17,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer, _outlier_defaults
+from skaevae import (
+    AutoencoderTransformer,
+    OutlierDetector,
+    VAETransformer,
+    _fast,
+    _outlier_defaults,
+)
+from skaevae._fast import _onednn
 from skaevae._outlier_defaults import _WeightedPCA
 from skaevae._outlier_scores import mahalanobis_squared
 
@@ -65,12 +73,18 @@ def test_decision_function_is_shifted_score(fitted, data):
 def test_scores_are_deterministic(fitted, data):
     scores = fitted.score_samples(data)
     np.testing.assert_array_equal(fitted.score_samples(data), scores)
-    # A row's score does not depend on the rows scored with it.
+    # A row's score does not depend on the rows scored with it: bit for bit
+    # on oneDNN's linear (the CPU inference fast path); eager kernels may
+    # round a row differently at another position in a block.
+    if _fast.enabled() and _onednn.available():
+        same = np.testing.assert_array_equal
+    else:
+        same = functools.partial(np.testing.assert_allclose, rtol=1e-6)
     alone = np.array([fitted.score_samples(data[i : i + 1])[0] for i in range(0, 200, 37)])
-    np.testing.assert_array_equal(alone, scores[::37])
-    np.testing.assert_array_equal(fitted.score_samples(data[::-1])[::-1], scores)
+    same(alone, scores[::37])
+    same(fitted.score_samples(data[::-1])[::-1], scores)
     big = np.concatenate([data, data, data])
-    np.testing.assert_array_equal(fitted.score_samples(big)[400:], scores)
+    same(fitted.score_samples(big)[400:], scores)
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.score_samples(data), scores)
 

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._threads import MIN_ROWS_PER_THREADED_BATCH, limit_torch_threads, training_threads
+from skaevae._fast._threads import MIN_ROWS_PER_THREAD_SPLIT as MIN_ROWS_PER_THREADED_BATCH
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 
@@ -20,15 +20,6 @@ FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_
 @pytest.fixture
 def X():
     return np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
-
-
-@pytest.fixture
-def two_threads():
-    """Run the test with torch set to 2 threads, as on a 2-core machine, then restore."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
 
 
 class EpochRecorder(Callback):
@@ -63,7 +54,9 @@ class BatchRecorder(Callback):
         # The step sets the mode, after on_batch_begin (as in skorch).
         self.modes.add((training, net.module_.training))
         self.batches.append((training, len(batch[0])))
-        self.dtypes.add(kwargs["y_pred"]["x_loc"].dtype)
+        out = kwargs["y_pred"]
+        # The decoder's output: the autoencoder's x_loc, the VAE's likelihood mean.
+        self.dtypes.add((out["x_loc"] if "x_loc" in out else out["px"].mean).dtype)
 
     def on_grad_computed(self, net, named_parameters, **kwargs):
         assert all(p.grad is not None for _, p in named_parameters)
@@ -75,7 +68,7 @@ def test_epoch_callbacks_fire_without_batch_notifications(X):
     est = AutoencoderTransformer(**FAST, max_iter=3, callbacks=[recorder]).fit(X)
     cb = dict(est.net_.callbacks_)["EpochRecorder"]
     assert cb.events == ["epoch_begin", "epoch_end"] * 3
-    assert not est.net_._notify_batches
+    assert not est.net_.notifies_batches
     assert not est.net_._notify_grads
     assert list(est.net_.history[:, "train_batch_count"]) == [2, 2, 2]
 
@@ -85,7 +78,7 @@ def test_batch_and_grad_callbacks_fire_per_batch(Estimator, X):
     est = Estimator(**FAST, max_iter=2, batch_size=128, callbacks=[("rec", BatchRecorder())])
     est.fit(X)
     cb = dict(est.net_.callbacks_)["rec"]
-    assert est.net_._notify_batches and est.net_._notify_grads
+    assert est.net_.notifies_batches and est.net_._notify_grads
     assert cb.batches == [(True, 128), (True, 128), (True, 44)] * 2
     assert cb.grads == 6
     # Training batches see the module in training mode.
@@ -105,62 +98,6 @@ def test_validation_batches_run_in_eval_mode(X):
     assert cb.modes == {(True, True), (False, False)}
     assert {training for training, _ in cb.batches} == {True, False}
     assert len(est.validation_loss_curve_) == 2
-
-
-def test_limit_torch_threads_restores_setting(two_threads):
-    with limit_torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == 2
-    with pytest.raises(RuntimeError), limit_torch_threads(1):
-        raise RuntimeError
-    assert torch.get_num_threads() == 2
-    # Never raised above the current setting, and None leaves it alone.
-    with limit_torch_threads(4):
-        assert torch.get_num_threads() == 2
-    with limit_torch_threads(None):
-        assert torch.get_num_threads() == 2
-
-
-def test_limit_torch_threads_overlapping_callers_in_two_threads(two_threads):
-    # Two fits in two Python threads (joblib's threading backend) enter and
-    # leave in an interleaved order; each thread must end with its own setting.
-    import threading
-
-    entered, main_left = threading.Event(), threading.Event()
-    seen = {}
-
-    def other():
-        with limit_torch_threads(1):
-            entered.set()
-            main_left.wait(timeout=10)
-        seen["other"] = torch.get_num_threads()
-
-    worker = threading.Thread(target=other)
-    with limit_torch_threads(1):
-        worker.start()
-        entered.wait(timeout=10)
-    main_left.set()
-    worker.join(timeout=10)
-    assert torch.get_num_threads() == 2
-    assert seen["other"] >= 1
-
-
-def test_training_threads_rule():
-    assert training_threads(256, "cpu") == 1
-    assert training_threads(MIN_ROWS_PER_THREADED_BATCH, "cpu") is None
-    assert training_threads(256, "cuda") is None
-
-
-@pytest.mark.parametrize("batch_size, expected", [(128, 1), (MIN_ROWS_PER_THREADED_BATCH, 2)])
-def test_fit_caps_threads_for_small_batches_and_restores(two_threads, batch_size, expected):
-    X = np.random.default_rng(0).standard_normal((2 * MIN_ROWS_PER_THREADED_BATCH, 4))
-    est = AutoencoderTransformer(
-        **FAST, max_iter=1, batch_size=batch_size, callbacks=[("rec", BatchRecorder())]
-    ).fit(X)
-    assert dict(est.net_.callbacks_)["rec"].threads == {expected}
-    assert torch.get_num_threads() == 2
-    est.transform(X)
-    assert torch.get_num_threads() == 2
 
 
 class ThreadProbe(Callback):

@@ -1,0 +1,137 @@
+"""Building blocks of the torch core: activations, MLP stacks and the PCA start.
+
+Torch only. ``make_mlp`` builds the encoders and decoders; ``embed_pca``
+sets a built network to reproduce PCA exactly (``init="pca"``).
+"""
+
+import torch
+from torch import nn
+
+# Activation registry, in the spirit of sklearn.neural_network._base.ACTIVATIONS.
+ACTIVATIONS = {
+    "identity": nn.Identity,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "logistic": nn.Sigmoid,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+}
+
+
+def make_activation(name):
+    """A new activation module for ``name``.
+
+    ReLU runs in place: it follows a ``Linear`` layer whose output nothing else
+    reads, so overwriting it saves one batch-sized allocation and one memory
+    pass per layer and step.
+    """
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    return ACTIVATIONS[name]()
+
+
+def make_mlp(sizes, activation, dropout=0.0, activate_last=False):
+    """A stack of ``Linear`` layers with ``activation`` (and dropout) between them.
+
+    ``sizes`` lists the widths from input to output. No activation follows
+    the last layer unless ``activate_last`` (a trunk that feeds heads), in
+    which case dropout follows it too. A single width gives ``nn.Identity``.
+    """
+    if len(sizes) < 2:
+        return nn.Identity()
+    layers = []
+    n_layers = len(sizes) - 1
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < n_layers - 1 or activate_last:
+            layers.append(make_activation(activation))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def linear_layers(module):
+    """The ``Linear`` layers of ``module``, in order."""
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+@torch.no_grad()
+def embed_linear_map(layers, first, last, paired):
+    """Set a chain of ``Linear`` layers to compute ``last(first(x))`` exactly.
+
+    ``first`` is an ``(m, n_in)`` weight and ``(m,)`` bias pair mapping the
+    input to ``m`` channels; ``last`` an ``(n_out, m)`` weight and ``(n_out,)``
+    bias pair mapping the channels to the output. Between consecutive layers
+    sits the activation: with ``paired=True`` (ReLU) each channel ``c``
+    travels as the pair ``relu(c), relu(-c)``, since ``relu(c) - relu(-c) =
+    c``; with ``paired=False`` (identity) as itself. A hidden layer of width
+    ``h`` carries the first ``h // 2`` (paired) or ``h`` channels.
+
+    The remaining hidden units keep their (random) incoming weights, but the
+    structured units read only structured units and the output reads only
+    structured units, so the chain computes the map exactly while the other
+    units are free to learn from the first step on.
+    """
+    (w_first, b_first), (w_last, b_last) = first, last
+    if len(layers) == 1:
+        layers[0].weight.copy_(w_last @ w_first)
+        layers[0].bias.copy_(w_last @ b_first + b_last)
+        return
+    copies = 2 if paired else 1
+    m = w_first.shape[0]
+    for i, layer in enumerate(layers):
+        weight, bias = layer.weight, layer.bias
+        if i == len(layers) - 1:
+            # The output: channel c is relu(c) - relu(-c), read through `last`.
+            weight.zero_()
+            weight[:, :m] = w_last[:, :m]
+            if paired:
+                weight[:, m : 2 * m] = -w_last[:, :m]
+            bias.copy_(b_last)
+            break
+        m_next = min(layer.out_features // copies, m)
+        weight[: copies * m_next] = 0.0
+        bias[: copies * m_next] = 0.0
+        if i == 0:
+            weight[:m_next] = w_first[:m_next]
+            bias[:m_next] = b_first[:m_next]
+        else:
+            index = torch.arange(m_next)
+            weight[index, index] = 1.0
+            if paired:
+                weight[index, index + m] = -1.0
+        if paired:
+            weight[m_next : 2 * m_next] = -weight[:m_next]
+            bias[m_next : 2 * m_next] = -bias[:m_next]
+        m = m_next
+
+
+def check_pca_activation(activation):
+    """Raise unless ``init="pca"`` can start a network with ``activation``; True for ReLU."""
+    if activation not in ("relu", "identity"):
+        raise ValueError(
+            f"init='pca' needs activation='relu' or 'identity', got activation={activation!r}."
+        )
+    return activation == "relu"
+
+
+def as_tensor_like(a, like):
+    """``a`` as a tensor of ``like``'s dtype and device."""
+    return torch.as_tensor(a, dtype=like.dtype, device=like.device)
+
+
+def embed_pca(encoder_layers, decoder_layers, mean, components, scale, paired):
+    """Set the encoder to ``(x - mean) @ components.T / scale`` and the decoder back.
+
+    The decoder maps a code ``z`` to ``mean + (z * scale) @ components``, so
+    the two together reconstruct as PCA does. ``scale`` is ones for the
+    autoencoder (codes are the principal scores) and the scores' standard
+    deviations for the VAE (codes are whitened).
+    """
+    k = components.shape[0]
+    identity = torch.eye(k, dtype=components.dtype, device=components.device)
+    zeros = torch.zeros(k, dtype=components.dtype, device=components.device)
+    whiten = components / scale[:, None]
+    embed_linear_map(encoder_layers, (whiten, -whiten @ mean), (identity, zeros), paired)
+    embed_linear_map(decoder_layers, (identity, zeros), (components.T * scale, mean), paired)

@@ -1,0 +1,165 @@
+"""The estimators' hyperparameters, declared once: constraint and documentation.
+
+Each estimator writes out its full signature (scikit-learn style) and takes
+its ``_parameter_constraints`` from :func:`constraints`; its docstring names a
+shared parameter on a line of its own as ``[[name]]``, which
+:func:`fill_parameter_docs` replaces with the entry below, so the two
+estimators cannot drift apart. Parameters documented differently by each
+estimator (``init``, ``alpha``, ``tol`` ...) keep their entry in its
+docstring and their constraint here.
+"""
+
+import re
+from numbers import Integral, Real
+from textwrap import dedent, indent
+from typing import NamedTuple
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._networks import ACTIVATIONS
+from ._training import PRECISIONS
+
+
+class Param(NamedTuple):
+    constraint: list
+    doc: str | None = None
+
+
+PARAMS = {
+    "n_components": Param(
+        [Interval(Integral, 1, None, closed="left")],
+        """
+        n_components : int, default=2
+            Width of the latent code; at most ``n_features``.
+        """,
+    ),
+    "hidden_layer_sizes": Param(
+        ["array-like", Interval(Integral, 1, None, closed="left")],
+        """
+        hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
+            Widths of the encoder's hidden layers (an int means one layer); the
+            decoder uses them in reverse. ``()`` gives affine encoder and decoder
+            maps.
+        """,
+    ),
+    "activation": Param(
+        [StrOptions(set(ACTIVATIONS))],
+        """
+        activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \\
+                default="relu"
+            Activation between hidden layers (none after the code or the output).
+        """,
+    ),
+    "dropout": Param(
+        [Interval(Real, 0, 1, closed="left")],
+        """
+        dropout : float, default=0.0
+            Dropout probability after each hidden activation, during training only.
+        """,
+    ),
+    "init": Param([StrOptions({"random", "pca"})]),
+    "beta": Param([Interval(Real, 0, None, closed="left")]),
+    "kl_warmup": Param([Interval(Integral, 0, None, closed="left")]),
+    "max_iter": Param(
+        [Interval(Integral, 1, None, closed="left")],
+        """
+        max_iter : int, default=200
+            Maximum number of epochs.
+        """,
+    ),
+    "batch_size": Param(
+        [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        """
+        batch_size : int or "auto", default="auto"
+            Rows per training step. ``"auto"`` uses ``min(256, n_samples)`` on a
+            CPU and ``min(4096, n_samples)`` on a GPU.
+        """,
+    ),
+    "learning_rate_init": Param(
+        [Interval(Real, 0, None, closed="neither")],
+        """
+        learning_rate_init : float, default=1e-3
+            Step size of the Adam optimiser.
+        """,
+    ),
+    "alpha": Param([Interval(Real, 0, None, closed="left")]),
+    "early_stopping": Param(["boolean"]),
+    "validation_fraction": Param(
+        [Interval(Real, 0, 1, closed="neither")],
+        """
+        validation_fraction : float, default=0.1
+            Fraction of rows held out when ``early_stopping=True``.
+        """,
+    ),
+    "n_iter_no_change": Param(
+        [Interval(Integral, 1, None, closed="left")],
+        """
+        n_iter_no_change : int, default=10
+            Epochs without an improvement of at least ``tol`` before stopping.
+        """,
+    ),
+    "tol": Param([Interval(Real, 0, None, closed="left")]),
+    "device": Param(
+        [str, torch.device],
+        """
+        device : str or torch.device, default="auto"
+            ``"cpu"``, ``"cuda"``, ``"cuda:N"``, or ``"auto"`` (CUDA when available).
+        """,
+    ),
+    "precision": Param(
+        [StrOptions(set(PRECISIONS))],
+        """
+        precision : {"float32", "bfloat16"}, default="float32"
+            Precision of the forward passes, in training and inference.
+            ``"bfloat16"`` runs them under ``torch.autocast`` (mixed precision:
+            parameters, optimiser state and loss stay float32); use it on GPUs
+            with bf16 tensor cores; it is slower on most CPUs. Outputs keep X's
+            dtype.
+        """,
+    ),
+    "compile": Param(
+        ["boolean"],
+        """
+        compile : bool, default=False
+            Compile the network with ``torch.compile`` for training (static
+            shapes; on CUDA in ``"reduce-overhead"`` mode, which replays each
+            step as a CUDA graph, removing the kernel-launch overhead that
+            dominates small networks on a GPU). Compilation takes seconds to
+            tens of seconds per fit, so it pays for long fits on a GPU and
+            rarely on a CPU. Inference and the fitted estimator use the eager
+            module, so it pickles as usual.
+        """,
+    ),
+    "callbacks": Param(
+        [list, None],
+        """
+        callbacks : list of skorch callbacks or None, default=None
+            Extra skorch callbacks, as ``Callback`` instances or ``(name,
+            callback)`` pairs; they receive the usual skorch notifications. A
+            batch is skorch's ``(X, y)`` pair, with the batch's rows in ``X``
+            (a record whose ``x`` is the tensor) and ``y`` None.
+        """,
+    ),
+    "random_state": Param(["random_state"]),
+    "verbose": Param(["verbose"]),
+}
+
+
+def constraints(*names):
+    """``_parameter_constraints`` for the parameters ``names``."""
+    return {name: PARAMS[name].constraint for name in names}
+
+
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)\[\[(?P<name>\w+)\]\][ \t]*$", re.MULTILINE)
+
+
+def fill_parameter_docs(cls):
+    """Class decorator: replace each ``[[name]]`` line of the docstring with its entry."""
+
+    def entry(match):
+        doc = dedent(PARAMS[match["name"]].doc).strip("\n")
+        return indent(doc, match["indent"])
+
+    cls.__doc__ = _MARKER.sub(entry, cls.__doc__)
+    return cls
