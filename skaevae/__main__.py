@@ -15,7 +15,7 @@ def main(argv=None):
         prog="python -m skaevae",
         description=(
             "Compare PCA, AutoencoderTransformer and VAETransformer on sklearn's bundled "
-            "digits (standardised, 25%% held out): held-out reconstruction error, held-out "
+            "digits (standardised, 25% held out): held-out reconstruction error, held-out "
             "log-likelihood, accuracy of a logistic regression on the codes, fit time."
         ),
     )
@@ -53,7 +53,7 @@ def _write_figures(models, random_state, directory):
     # The same held-out rows as the table's, shown in pixel values.
     _, X_test, _, y_test, scaler = load_split(random_state, return_scaler=True)
     paths = write_comparison_figures(models, X_test, y_test, directory, scaler=scaler)
-    print(f"\nFigures written to {directory.resolve()}/: " + ", ".join(p.name for p in paths))
+    print(f"\nFigures written to {directory}/: " + ", ".join(p.name for p in paths))
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return X
 
-    def _pca_initializer(self, X, sample_weight, seed):
+    def _pca_initializer(self, X, sample_weight, seed, early_stopping):
         """For ``init="pca"``, the function that sets the module from PCA of X, else None.
 
         With early stopping, the PCA is of the rows training sees: the
@@ -174,7 +174,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         if self.init != "pca":
             return None
-        if self.early_stopping:
+        if early_stopping:
             n_samples = len(X)
             weight = np.ones(n_samples) if sample_weight is None else sample_weight.copy()
             weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
@@ -202,13 +202,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         return init_module
 
-    def _training_config(self, n_samples, device, seed, max_iter):
+    def _training_config(self, n_samples, device, seed, max_iter, early_stopping):
         return TrainingConfig(
             max_iter=max_iter,
             batch_size=self._batch_size(n_samples, device),
             learning_rate_init=self.learning_rate_init,
             alpha=self.alpha,
-            early_stopping=self.early_stopping,
+            early_stopping=early_stopping,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
@@ -228,30 +228,39 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         The first pass (not fitted yet, or ``incremental=False``) builds and
         trains a network for up to ``max_iter`` epochs, as ``fit`` does;
-        later incremental passes train the fitted network for one epoch on
-        X and add X to the running statistics of the codes, as
-        ``MLPRegressor.partial_fit`` and ``IncrementalPCA.partial_fit`` do.
+        incremental passes train it for one epoch on X, without early
+        stopping, and add X's codes to the running statistics of the codes,
+        as ``MLPRegressor.partial_fit`` and ``IncrementalPCA.partial_fit`` do.
+        Each pass draws its seed from one generator kept from the first, so
+        passes shuffle and draw differently. Sample weights are scaled to
+        mean 1 within each pass.
         """
         first_pass = not incremental or not hasattr(self, "net_")
         X = self._validate_fit_data(X, reset=first_pass)
-        seed = draw_seed(self.random_state)
+        if first_pass:
+            self._random_state = local_random_state(self.random_state)
+        seed = draw_seed(self._random_state)
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
+        early_stopping = self.early_stopping and not incremental
         if first_pass:
             device = resolve_device(self.device)
             max_iter = 1 if incremental else self.max_iter
+            config = self._training_config(n_samples, device, seed, max_iter, early_stopping)
             net = build_net(
                 self._module_cls,
                 self._module_params(n_features),
                 self._criterion_cls,
                 self._criterion_params(),
-                self._training_config(n_samples, device, seed, max_iter),
+                config,
             )
-            init_module = self._pca_initializer(X, sample_weight, seed)
+            init_module = self._pca_initializer(X, sample_weight, seed, early_stopping)
+            self.n_components_ = self.n_components
         else:
             net, device, init_module = self.net_, self._device(), None
+            net.set_params(batch_size=self._batch_size(n_samples, device))
         # X as one float32 tensor, moved to the device once for the whole fit;
         # a float32 X is used in place on the CPU (training never writes to it).
         weight = None
@@ -262,16 +271,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         del batch
 
         self.net_ = net
-        self.n_components_ = self.n_components
-        self._record_history(net, check_convergence=not incremental)
+        self._record_history(net, early_stopping, check_convergence=not incremental)
         self._update_statistics(X, first_pass)
         return self
 
-    def _record_history(self, net, check_convergence):
+    def _record_history(self, net, early_stopping, check_convergence):
         history = net.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
-        if self.early_stopping:
+        if early_stopping:
             self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
             self.best_loss_ = None
             # The epoch whose parameters early stopping restored: the last one
@@ -386,7 +394,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with (
             torch.inference_mode(),
             autocast(device, self.precision),
-            fast_inference(device, n_rows),
+            # Each row of X is ``draws`` rows of the network's work.
+            fast_inference(device, draws * n_rows),
         ):
             for start, stop, x in tensor_batches(X, batch_size, device):
                 # A finite sum proves the batch finite; otherwise (NaN, inf,
@@ -534,8 +543,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _sample_codes(self, n_samples, rng):
         """Latent codes to decode in :meth:`sample`, ``(n_samples, n_components)``."""
 
-    def _decode_sample(self, z, generator):
-        """Rows generated from the codes ``z``: the decoder's output, by default."""
+    def _sample_noise(self, n_samples, rng):
+        """Standard noise that :meth:`_decode_sample` turns into output noise; none by default."""
+        return None
+
+    def _decode_sample(self, z, noise):
+        """Rows generated from the codes ``z`` (and ``noise``): the decoder's output by default."""
         return self._module.decode(z)
 
     def sample(self, n_samples=1, random_state=None):
@@ -560,10 +573,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = local_random_state(random_state)
         z = self._sample_codes(n_samples, rng).astype(np.float32)
-        # A local generator, on the model's device, for any draw the decoder makes.
-        generator = torch.Generator(device=self._device()).manual_seed(draw_seed(rng))
+        # All the draws are made here, from rng, so the rows do not depend on
+        # how inference batches them.
+        noise = self._sample_noise(n_samples, rng)
+        k = z.shape[1]
+        if noise is not None:
+            z = np.hstack([z, noise.astype(np.float32)])
         return self._map_batches(
-            lambda z: self._decode_sample(z, generator), z, self.n_features_in_, np.float32
+            lambda zn: self._decode_sample(zn[:, :k], zn[:, k:]),
+            z,
+            self.n_features_in_,
+            np.float32,
         )
 
     def __sklearn_tags__(self):

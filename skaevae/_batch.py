@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 
-@dataclass
+@dataclass(eq=False)
 class Batch:
     """Rows of one step and what comes with them.
 

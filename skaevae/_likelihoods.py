@@ -10,7 +10,10 @@ class here and one entry in :data:`LIKELIHOODS`.
 
 ``log_prob(x, mask=None)`` returns one value per row, summed over features,
 in nats; ``mask`` (1 where a value is observed, 0 where it is not) leaves
-unobserved values out of the sum.
+unobserved values out of the sum. ``sample`` turns standard noise of the kind
+the class names in ``noise`` (``"normal"`` or ``"uniform"``) into draws, so a
+caller can draw the noise for all rows at once, from its own generator, and
+get the same rows however it batches them.
 """
 
 import math
@@ -47,8 +50,15 @@ def standard_normal_log_prob(z):
     return -0.5 * (z.square() + _LOG_2PI).sum(dim=-1)
 
 
+def _standard_noise(kind, shape, generator, like):
+    draw = torch.randn if kind == "normal" else torch.rand
+    return draw(shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
 class Gaussian:
     """Diagonal Gaussian ``N(loc, diag(exp(log_scale)²))``; ``log_scale`` broadcasts."""
+
+    noise = "normal"
 
     def __init__(self, loc, log_scale):
         self.loc = loc
@@ -62,16 +72,17 @@ class Gaussian:
         """Log-density of each row of ``x``, shape ``x.shape[:-1]`` (broadcast with ``loc``)."""
         return gaussian_log_prob(x, self.loc, self.log_scale, mask)
 
-    def sample(self, generator=None):
-        """One draw of each row, ``loc + scale · ε`` with ``ε ~ N(0, I)``."""
-        eps = torch.randn(
-            self.loc.shape, generator=generator, dtype=self.loc.dtype, device=self.loc.device
-        )
-        return self.loc + torch.exp(self.log_scale) * eps
+    def sample(self, generator=None, noise=None):
+        """One draw of each row, ``loc + scale · ε``, with ``ε ~ N(0, I)`` given as ``noise``."""
+        if noise is None:
+            noise = _standard_noise(self.noise, self.loc.shape, generator, self.loc)
+        return self.loc + torch.exp(self.log_scale) * noise
 
 
 class Bernoulli:
     """Independent Bernoulli variables with log-odds ``logits``."""
+
+    noise = "uniform"
 
     def __init__(self, logits):
         self.logits = logits
@@ -86,9 +97,12 @@ class Bernoulli:
         terms = -nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
         return _sum_features(terms, mask)
 
-    def sample(self, generator=None):
-        """One draw of each row, 0.0 or 1.0."""
-        return torch.bernoulli(self.mean, generator=generator)
+    def sample(self, generator=None, noise=None):
+        """One draw of each row, 0 or 1: ``u < mean``, with ``u ~ U(0, 1)`` given as ``noise``."""
+        mean = self.mean
+        if noise is None:
+            noise = _standard_noise(self.noise, mean.shape, generator, mean)
+        return (noise < mean).to(mean.dtype)
 
 
 class GaussianLikelihood(nn.Module):
@@ -97,6 +111,8 @@ class GaussianLikelihood(nn.Module):
     The noise is homoscedastic, as in probabilistic PCA, but per feature. The
     scale is floored at ``exp(MIN_LOG_SCALE)``.
     """
+
+    noise = Gaussian.noise
 
     def __init__(self, n_in, n_features):
         super().__init__()
@@ -119,6 +135,8 @@ class GaussianLikelihood(nn.Module):
 
 class BernoulliLikelihood(nn.Module):
     """``p(x | h) = Bernoulli(sigmoid(head(h)))`` for binary features (0 or 1)."""
+
+    noise = Bernoulli.noise
 
     def __init__(self, n_in, n_features):
         super().__init__()

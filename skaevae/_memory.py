@@ -2,8 +2,8 @@
 
 One rule for every batched pass over X (inference, the PCA start, the code
 statistics): a chunk's largest buffer takes at most
-``sklearn.get_config()["working_memory"]`` MiB, as
-:func:`sklearn.utils.get_chunk_n_rows` computes it, and for the network's
+``sklearn.get_config()["working_memory"]`` MiB, as scikit-learn's own
+``get_chunk_n_rows`` computes it for ``IsolationForest.score_samples``, and for the network's
 inference passes also at most ``INFERENCE_BATCH_MIB`` on a CPU, so that one
 batch's activations stay in cache, or ``GPU_INFERENCE_FACTOR`` times that on
 a GPU, where a larger batch amortises the kernel launches and the copy back

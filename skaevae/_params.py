@@ -46,7 +46,7 @@ PARAMS = {
     "activation": Param(
         [StrOptions(set(ACTIVATIONS))],
         """
-        activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \\
+        activation : {"relu", "tanh", "gelu", "identity", "logistic", "elu", "silu"}, \
                 default="relu"
             Activation between hidden layers (none after the code or the output).
         """,
@@ -161,5 +161,6 @@ def fill_parameter_docs(cls):
         doc = dedent(PARAMS[match["name"]].doc).strip("\n")
         return indent(doc, match["indent"])
 
-    cls.__doc__ = _MARKER.sub(entry, cls.__doc__)
+    if cls.__doc__ is not None:  # None under python -OO
+        cls.__doc__ = _MARKER.sub(entry, cls.__doc__)
     return cls

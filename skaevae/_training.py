@@ -31,7 +31,9 @@ from ._data import RandomSplit, TensorBatchIterator, TensorData
 
 try:
     from . import _fast
-except ImportError:  # pragma: no cover - the plain path is complete without it
+except ModuleNotFoundError as error:  # pragma: no cover - the plain path is complete without it
+    if error.name != f"{__package__}._fast":
+        raise
     _fast = None
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
@@ -81,7 +83,7 @@ class AutoencoderNet(NeuralNet):
     """
 
     # The fast step of the fit in progress (set by fit_net), tried before the plain one.
-    fast_step = None
+    fast_step_ = None
 
     def __init__(self, *args, precision="float32", **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,11 +97,11 @@ class AutoencoderNet(NeuralNet):
 
     def initialize_callbacks(self):
         super().initialize_callbacks()
-        self.notifies_batches = any(
+        self.notifies_batches_ = any(
             _overrides(cb, "on_batch_begin") or _overrides(cb, "on_batch_end")
             for _, cb in self.callbacks_
         )
-        self._notify_grads = any(_overrides(cb, "on_grad_computed") for _, cb in self.callbacks_)
+        self.notifies_grads_ = any(_overrides(cb, "on_grad_computed") for _, cb in self.callbacks_)
         return self
 
     def _set_training(self, training=True):
@@ -117,6 +119,10 @@ class AutoencoderNet(NeuralNet):
         # a compiled criterion recompile each epoch.
         if name != "module":
             return module
+        # The eager module shares the compiled one's parameters; it is put
+        # back after the fit (_uncompile). A dict, which skorch does not
+        # register as one of the net's modules.
+        self.eager_modules_ = {name: module}
         return super().torch_compile(module, name)
 
     def infer(self, x, **fit_params):
@@ -145,8 +151,8 @@ class AutoencoderNet(NeuralNet):
         # after the fast step of the fit, where it applies.
         self._set_training(True)
         record, _ = batch
-        if self.fast_step is not None:
-            step = self.fast_step(record, **fit_params)
+        if self.fast_step_ is not None:
+            step = self.fast_step_(record, **fit_params)
             if step is not None:
                 return step
         y_pred = self.infer(record, **fit_params)
@@ -159,7 +165,7 @@ class AutoencoderNet(NeuralNet):
         # the optimiser is always first-order, so the closure is never re-run.
         self._zero_grad_optimizer(set_to_none=True)
         step = self.train_step_single(batch, **fit_params)
-        if self._notify_grads:
+        if self.notifies_grads_:
             self.notify(
                 "on_grad_computed",
                 named_parameters=list(self.get_all_learnable_params()),
@@ -180,7 +186,7 @@ class AutoencoderNet(NeuralNet):
         # iteration whose graph outputs may overwrite the previous step's.
         mark_steps = training and self.compile and torch.device(self.device).type == "cuda"
         for batch in iterator:
-            if self.notifies_batches:
+            if self.notifies_batches_:
                 self.notify("on_batch_begin", batch=batch, training=training)
             if mark_steps:
                 torch.compiler.cudagraph_mark_step_begin()
@@ -189,7 +195,7 @@ class AutoencoderNet(NeuralNet):
             total.add_(step["loss"].detach(), alpha=size)
             n_rows += size
             n_batches += 1
-            if self.notifies_batches:
+            if self.notifies_batches_:
                 self.notify("on_batch_end", batch=batch, training=training, **step)
         loss = (total / n_rows).item()
         if not np.isfinite(loss):
@@ -310,15 +316,13 @@ def build_net(module, module_params, criterion, criterion_params, config):
 
 
 def _uncompile(net):
-    """Put the eager modules back in ``net`` after a compiled fit.
+    """Put the eager module back in ``net`` after a compiled fit.
 
     Compiled modules hold code objects and, on CUDA, graph pools that neither
     pickle nor move between devices; the eager module shares their parameters.
     """
-    for name in [*net._modules, *net._criteria]:
-        module = getattr(net, name + "_", None)
-        if isinstance(module, torch._dynamo.eval_frame.OptimizedModule):
-            setattr(net, name + "_", module._orig_mod)
+    for name, module in net.__dict__.pop("eager_modules_", {}).items():
+        setattr(net, name + "_", module)
 
 
 def fit_net(net, batch, seed, init_module=None, epochs=None):
@@ -346,11 +350,11 @@ def fit_net(net, batch, seed, init_module=None, epochs=None):
             if epochs is None:
                 net.initialize()
                 if init_module is not None:
-                    init_module(getattr(net.module_, "_orig_mod", net.module_))
-            net.fast_step = fast_step
+                    init_module(getattr(net, "eager_modules_", {}).get("module", net.module_))
+            net.fast_step_ = fast_step
             net.partial_fit(TensorData(batch), None, epochs=epochs)
         finally:
-            net.fast_step = None
+            net.fast_step_ = None
             if net.compile:
                 _uncompile(net)
     return net

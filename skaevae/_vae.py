@@ -251,8 +251,14 @@ class VAETransformer(BaseAutoencoder):
     def _sample_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
 
-    def _decode_sample(self, z, generator):
-        return self._module.generative(z).sample(generator)
+    def _sample_noise(self, n_samples, rng):
+        shape = (n_samples, self.n_features_in_)
+        if self._module.likelihood.noise == "normal":
+            return rng.standard_normal(shape)
+        return rng.uniform(size=shape)
+
+    def _decode_sample(self, z, noise):
+        return self._module.generative(z).sample(noise=noise)
 
     def transform(self, X):
         """Encode X as the posterior mean μ(x) of each row.

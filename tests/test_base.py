@@ -515,3 +515,38 @@ def test_pca_init_with_early_stopping_and_all_weight_on_validation_rows(cls):
         X, sample_weight=weight
     )
     assert np.isfinite(model.transform(X)).all()
+
+
+# ------------------------------------------------------------ incremental fits
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_incremental_fit_continues_the_network(cls, small_X):
+    # _fit(incremental=True) is MLPRegressor.partial_fit's step: one epoch of
+    # the fitted network on new rows; a plain fit starts again.
+    est = cls(n_components=2, **FAST, early_stopping=True)
+    est._fit(small_X[:50], incremental=True)
+    net, first = est.net_, [p.detach().clone() for p in est.net_.module_.parameters()]
+    assert est.n_iter_ == 1 and net.batch_size == 50
+    est._fit(small_X[50:], incremental=True)
+    assert est.net_ is net and est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    # Each pass trains on all its rows (no validation split) in batches of its size.
+    assert net.history[-1, "train_batch_count"] == 1 and net.batch_size == 150
+    assert est.validation_loss_curve_ is None
+    assert any(not torch.equal(a, b) for a, b in zip(first, net.module_.parameters(), strict=True))
+    with pytest.raises(ValueError, match="features"):
+        est._fit(small_X[:, :10], incremental=True)
+    est.fit(small_X)
+    assert est.net_ is not net and est.n_iter_ == FAST["max_iter"]
+
+
+def test_incremental_fits_keep_running_moments_of_the_codes(small_X):
+    # The code mean and covariance cover every row seen, each encoded by the
+    # network of the pass that saw it, as IncrementalPCA's running statistics.
+    est = AutoencoderTransformer(n_components=2, **FAST)
+    est._fit(small_X[:120], incremental=True)
+    Z_first = est.transform(small_X[:120])
+    est._fit(small_X[120:], incremental=True)
+    Z = np.vstack([Z_first, est.transform(small_X[120:])])
+    np.testing.assert_allclose(est.latent_mean_, Z.mean(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.latent_covariance_, np.cov(Z.T), rtol=1e-8, atol=1e-12)

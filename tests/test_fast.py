@@ -129,6 +129,23 @@ def test_inference_path_is_taken_only_where_it_applies(monkeypatch):
 
 
 @needs_onednn
+def test_inference_path_leaves_other_linear_calls_to_torch():
+    # Keyword arguments, a 1-D weight, no bias, a mismatched bias: F.linear's
+    # own result (or its own error), never a oneDNN error.
+    x, w, b = torch.randn(5, 4), torch.randn(3, 4), torch.randn(3)
+    with torch.inference_mode():
+        expected = torch.nn.functional.linear(x, w, b)
+        with _onednn.OneDNNLinear():
+            out = torch.nn.functional.linear(input=x, weight=w, bias=b)
+            torch.testing.assert_close(out, expected)
+            torch.testing.assert_close(torch.nn.functional.linear(x, w[0]), torch.mv(x, w[0]))
+            torch.testing.assert_close(torch.nn.functional.linear(x, w), x @ w.T)
+            torch.testing.assert_close(torch.nn.functional.linear(x, w, b[:1]), x @ w.T + b[:1])
+            with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+                torch.nn.functional.linear(x[:, :3], w, b)
+
+
+@needs_onednn
 def test_inference_path_keeps_nan_rows_nan():
     # oneDNN's own ReLU maps NaN to 0, so activations are not fused into it:
     # a NaN row must stay NaN for the estimators' output checks to see it.
@@ -158,7 +175,7 @@ def test_cpu_chunks_give_the_whole_batch_gradient(estimator, weighted, monkeypat
         .fit(X)
         .net_
     )
-    assert _chunked_step.chunk_rows(net.module_) == 1024
+    assert _chunked_step.cache_chunk_rows(net.module_) == 1024
     x = torch.from_numpy(X)
     weight = torch.from_numpy(rng.uniform(0.0, 2.0, size=4096).astype(np.float32))
     batch = Batch(x, weight if weighted else None)
@@ -403,7 +420,7 @@ def test_chunk_rows_follow_the_widest_layer():
         est = AutoencoderTransformer(
             n_components=3, hidden_layer_sizes=hidden, max_iter=1, random_state=0
         )
-        return _chunked_step.chunk_rows(est.fit(X).net_.module_)
+        return _chunked_step.cache_chunk_rows(est.fit(X).net_.module_)
 
     # 1 MiB of float32 activations at the widest layer.
     assert chunk_rows((128, 64)) == 2048
@@ -431,7 +448,6 @@ def test_a_lone_row_gets_exactly_what_a_batch_gives_it(cls, X_large):
         np.testing.assert_array_equal(est.transform(X_large[i : i + 3]), Z[i : i + 3])
 
 
-@needs_fast_paths
 def test_limit_torch_threads_restores_setting(two_threads):
     with limit_torch_threads(1):
         assert torch.get_num_threads() == 1
@@ -446,7 +462,6 @@ def test_limit_torch_threads_restores_setting(two_threads):
         assert torch.get_num_threads() == 2
 
 
-@needs_fast_paths
 def test_limit_torch_threads_overlapping_callers_in_two_threads(two_threads):
     # Two fits in two Python threads (joblib's threading backend) enter and
     # leave in an interleaved order; each thread must end with its own setting.
@@ -456,10 +471,11 @@ def test_limit_torch_threads_overlapping_callers_in_two_threads(two_threads):
     seen = {}
 
     def other():
+        before = torch.get_num_threads()
         with limit_torch_threads(1):
             entered.set()
             main_left.wait(timeout=10)
-        seen["other"] = torch.get_num_threads()
+        seen["other"] = (before, torch.get_num_threads())
 
     worker = threading.Thread(target=other)
     with limit_torch_threads(1):
@@ -468,7 +484,7 @@ def test_limit_torch_threads_overlapping_callers_in_two_threads(two_threads):
     main_left.set()
     worker.join(timeout=10)
     assert torch.get_num_threads() == 2
-    assert seen["other"] >= 1
+    assert seen["other"][1] == seen["other"][0]
 
 
 def test_threads_rule():
@@ -530,6 +546,43 @@ def test_switching_the_fast_paths_off_changes_no_result(cls, batch_size, monkeyp
     np.testing.assert_allclose(loss_on, loss_off, rtol=1e-5)
     np.testing.assert_allclose(Z_on, Z_off, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(s_on, s_off, rtol=1e-4, atol=1e-4)
+
+
+@needs_fast_paths
+def test_switching_the_fast_paths_off_leaves_chunked_fits_alone(monkeypatch):
+    # Weighted fits with large batches and a wide layer run in cache-sized
+    # chunks: the same fit as whole batches, to float32 rounding.
+    X = np.random.RandomState(0).normal(size=(4096, 12)).astype(np.float32)
+    weight = np.random.RandomState(1).uniform(0.5, 1.5, size=4096)
+    params = {"n_components": 3, "hidden_layer_sizes": (256,), "batch_size": 4096}
+    results, chunked = [], []
+    step = _chunked_step.chunked_step
+    monkeypatch.setattr(_fast, "chunked_step", lambda *a, **k: chunked.append(1) or step(*a, **k))
+    for on in (True, False):
+        with _fast_paths(on, monkeypatch):
+            est = AutoencoderTransformer(**params, max_iter=3, random_state=0)
+            est.fit(X, sample_weight=weight)
+            results.append((est.loss_curve_, est.transform(X)))
+    assert len(chunked) == 3
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+
+
+def test_cache_chunks_only_for_the_core_modules(monkeypatch):
+    class Shifted(AutoencoderModule):  # a subclass may depend on the whole batch
+        pass
+
+    X = np.random.RandomState(0).normal(size=(4096, 12)).astype(np.float32)
+    params = {"n_components": 3, "hidden_layer_sizes": (256,), "batch_size": 4096}
+    est = AutoencoderTransformer(**params, max_iter=1, random_state=0)
+    est.fit(X, sample_weight=np.ones(4096))
+    step = _fast.TrainingStep(est.net_)
+    step._prepare()
+    assert step.chunk == 1024
+    est.net_.module_ = Shifted(12, 3, (256,))
+    step = _fast.TrainingStep(est.net_)
+    # Neither chunks nor the fused loss: the plain step runs.
+    assert step(Batch(torch.from_numpy(X))) is None and step.chunk is None
 
 
 @needs_fast_paths

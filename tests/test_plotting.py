@@ -303,7 +303,7 @@ def test_main_job_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(main_job, "compare", tiny_compare)
     main_job.main(["--n-components", "2", "--figures-dir", str(tmp_path / "out")])
     out = capsys.readouterr().out
-    assert f"Figures written to {(tmp_path / 'out').resolve()}/" in out
+    assert f"Figures written to {tmp_path / 'out'}/" in out
     assert (tmp_path / "out" / "latent_spaces.png").exists()
 
     main_job.main(["--no-figures", "--figures-dir", str(tmp_path / "none")])

@@ -68,8 +68,8 @@ def test_epoch_callbacks_fire_without_batch_notifications(X):
     est = AutoencoderTransformer(**FAST, max_iter=3, callbacks=[recorder]).fit(X)
     cb = dict(est.net_.callbacks_)["EpochRecorder"]
     assert cb.events == ["epoch_begin", "epoch_end"] * 3
-    assert not est.net_.notifies_batches
-    assert not est.net_._notify_grads
+    assert not est.net_.notifies_batches_
+    assert not est.net_.notifies_grads_
     assert list(est.net_.history[:, "train_batch_count"]) == [2, 2, 2]
 
 
@@ -78,7 +78,7 @@ def test_batch_and_grad_callbacks_fire_per_batch(Estimator, X):
     est = Estimator(**FAST, max_iter=2, batch_size=128, callbacks=[("rec", BatchRecorder())])
     est.fit(X)
     cb = dict(est.net_.callbacks_)["rec"]
-    assert est.net_.notifies_batches and est.net_._notify_grads
+    assert est.net_.notifies_batches_ and est.net_.notifies_grads_
     assert cb.batches == [(True, 128), (True, 128), (True, 44)] * 2
     assert cb.grads == 6
     # Training batches see the module in training mode.

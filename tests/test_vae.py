@@ -1,6 +1,7 @@
 """VAETransformer on real data (digits, held-out split): latent space, likelihood, samples."""
 
 import numpy as np
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -133,3 +134,12 @@ def test_pca_init_fits_constant_data():
     vae.fit(X)
     assert np.isfinite(vae.transform(X)).all()
     assert np.isfinite(vae.score_samples(X)).all()
+
+
+def test_sample_does_not_depend_on_how_inference_batches_it(default_vae):
+    # Every draw is made up front from random_state, so the rows are the same
+    # whatever batch size working_memory gives inference.
+    rows = default_vae.sample(300, random_state=0)
+    with sklearn.config_context(working_memory=0.01):
+        np.testing.assert_array_equal(default_vae.sample(300, random_state=0), rows)
+    assert not np.array_equal(default_vae.sample(300, random_state=1), rows)

@@ -26,7 +26,7 @@ import os
 
 import torch
 
-from ._chunked_step import chunk_rows, chunked_step
+from ._chunked_step import cache_chunk_rows, chunked_step
 from ._denormals import flush_denormals
 from ._fused_loss import fused_reconstruction_loss
 from ._onednn import OneDNNLinear, available
@@ -51,19 +51,28 @@ class TrainingStep:
         self._ready = False
 
     def _prepare(self):
+        from .._likelihoods import LIKELIHOODS
         from .._losses import ReconstructionLoss
+        from .._modules import AutoencoderModule, VAEModule
 
         net = self.net
+        module = net.module_
         cpu = torch.device(net.device).type == "cpu"
+        # The core's own modules only: a subclass or a new likelihood may
+        # depend on the whole batch (a VAE's chunks draw their own noise, from
+        # the same distribution as the whole batch's).
+        core = type(module) is AutoencoderModule or (
+            type(module) is VAEModule and type(module.likelihood) in LIKELIHOODS.values()
+        )
         # Callbacks that see each batch get the whole batch's predictions.
-        plain_batches = net.compile or net.notifies_batches
+        plain_batches = net.compile or net.notifies_batches_
         self.fused = (
             cpu
             and not plain_batches
             and net.precision == "float32"
             and type(net.criterion_) is ReconstructionLoss
         )
-        self.chunk = None if (not cpu or plain_batches) else chunk_rows(net.module_)
+        self.chunk = cache_chunk_rows(module) if (cpu and core and not plain_batches) else None
         self._ready = True
 
     def __call__(self, batch, **fit_params):

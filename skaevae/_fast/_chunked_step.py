@@ -15,7 +15,7 @@ CPU_CHUNK_BYTES = 2**20
 MIN_CHUNK_ROWS = 1024
 
 
-def chunk_rows(module):
+def cache_chunk_rows(module):
     """Rows per cache-sized chunk of a batch for ``module``, or None for whole batches."""
     widest = max(
         (m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear)), default=1

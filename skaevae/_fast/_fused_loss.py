@@ -108,7 +108,7 @@ class _ReLUStackMSE(torch.autograd.Function):
     returns ``mean((mlp(x) - x)²)``. Forward and backward run the kernels
     that the eager layers, ``mse_loss`` and autograd run, in the same order,
     so the loss and the gradients are theirs bit for bit
-    (``tests/test_performance_paths.py``). What it saves is autograd's
+    (``tests/test_fast.py``). What it saves is autograd's
     bookkeeping for about three nodes per layer and the memory they
     allocate: ReLU's backward overwrites the gradient that the layer above
     has just made instead of allocating another. Saved tensors are left as

@@ -40,20 +40,25 @@ def _cpu_float32(tensor):
     )
 
 
-def onednn_linear(x, weight, bias=None):
-    """``F.linear(x, weight, bias)`` on oneDNN's kernel, or None where it does not apply.
+def onednn_linear(input, weight, bias=None):
+    """``F.linear(input, weight, bias)`` on oneDNN's kernel, or None where it does not apply.
 
     It applies outside autograd (and autocast, tracing and compiling), to
-    float32 CPU tensors with a bias. On the machines this was checked on (x86
-    with AVX-512 and AVX2), the result is ``F.linear``'s bit for bit and a
-    row's result does not depend on the rows that come with it, but for a
+    float32 CPU tensors, a 2-D weight and a bias of one value per output.
+    A row's result does not depend on the rows that come with it, but for a
     lone row, which oneDNN computes with another kernel: it is computed as
-    one of two rows, so it gets what any batch gives it.
+    one of two rows, so it gets what any batch gives it. It agrees with
+    ``F.linear`` to float32 rounding (bit for bit on some CPUs).
     """
+    x = input
     if (
         torch.is_grad_enabled()
         or bias is None
         or not (_cpu_float32(x) and _cpu_float32(weight) and _cpu_float32(bias))
+        or weight.dim() != 2
+        or bias.shape != (weight.shape[0],)
+        or x.dim() == 0
+        or x.shape[-1] != weight.shape[1]
         or x.numel() == 0
         or torch.is_autocast_enabled("cpu")
         or torch.jit.is_tracing()
