@@ -393,7 +393,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def get_metadata_routing(self):
         """Get metadata routing of this object.
 
-        Please check :ref:`User Guide <metadata_routing>` on how the routing
+        Please check scikit-learn's user guide on metadata routing for how the routing
         mechanism works. The detector uses ``sample_weight`` itself, in the
         score statistics, and routes it to the ``fit`` of an estimator object;
         its default networks take it without a request.
