@@ -8,6 +8,9 @@ then.
 
 import contextlib
 import functools
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -598,3 +601,31 @@ def test_fast_paths_off_take_no_fast_step(fused_calls, monkeypatch):
     assert fused_calls == [] and calls == []
     AutoencoderTransformer(**params).fit(X).transform(X)
     assert len(fused_calls) == 2 and (linear is None or len(calls) > 0)
+
+
+def test_the_package_works_without_the_fast_paths_package(tmp_path, monkeypatch):
+    # As if skaevae/_fast were deleted: the import fails, training and
+    # inference take the plain path, and the results are those of the
+    # fast-paths-off run.
+    code = """
+import sys, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+sys.modules["skaevae._fast"] = None  # any import of it now fails
+import skaevae._training as training
+from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
+assert training._fast is None
+X = np.random.RandomState(0).normal(size=(300, 6))
+for cls in (AutoencoderTransformer, VAETransformer):
+    est = cls(n_components=2, hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
+    np.save(sys.argv[1] + cls.__name__, est.fit(X).transform(X))
+OutlierDetector(random_state=0).fit(X).predict(X)
+"""
+    env = {**os.environ, "SKAEVAE_FAST_PATHS": "1"}
+    subprocess.run([sys.executable, "-c", code, f"{tmp_path}/"], check=True, env=env)
+    X = np.random.RandomState(0).normal(size=(300, 6))
+    for cls in (AutoencoderTransformer, VAETransformer):
+        with _fast_paths(False, monkeypatch):
+            est = cls(n_components=2, hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+            expected = est.set_params(device="cpu").fit(X).transform(X)
+        np.testing.assert_allclose(np.load(tmp_path / f"{cls.__name__}.npy"), expected, rtol=1e-6)
