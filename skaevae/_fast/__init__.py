@@ -2,10 +2,13 @@
 
 Everything in this package makes training or inference faster and nothing
 else: the plain path (skorch's step, eager layers, torch's thread setting)
-is complete and correct without it, and gives the same results. Each entry
-decides for itself whether a trick applies and otherwise leaves the plain
-path to run; subclasses, new likelihoods and user networks get the plain path
-for every trick that cannot prove it computes the same thing for them.
+is complete and correct without it, and gives the same results to float32
+rounding (the VAE's cache-sized chunks draw their noise chunk by chunk, from
+the same distribution). Each trick decides for itself whether it applies and
+otherwise leaves the plain path to run: the fused loss and the chunks apply
+to the core's own modules only, so subclasses, new likelihoods and user
+networks get the plain step; oneDNN's linear replaces ``F.linear`` calls one
+by one, which is row-wise and so right for any module.
 
 Two entries:
 
