@@ -12,18 +12,7 @@ import torch
 from torch import nn
 
 from .._modules import AutoencoderModule
-
-
-def _cpu_float32(tensor):
-    return tensor.device.type == "cpu" and tensor.dtype == torch.float32
-
-
-def _eager_context():
-    # Neither autocast (which changes the kernels' dtype) nor tracing or
-    # compiling (which would record these calls instead of the layers).
-    return not (
-        torch.is_autocast_enabled("cpu") or torch.jit.is_tracing() or torch.compiler.is_compiling()
-    )
+from ._gates import cpu_float32, eager_context
 
 
 def _has_hooks(module):
@@ -69,11 +58,11 @@ def _relu_stack(stacks, x):
     """
     if (
         not torch.is_grad_enabled()
-        or not _cpu_float32(x)
+        or not cpu_float32(x)
         or x.dim() != 2
         or x.shape[0] < MIN_FUSED_TRAINING_ROWS
         or x.requires_grad
-        or not _eager_context()
+        or not eager_context()
         or torch.is_anomaly_enabled()
         or _functorch_active()
         or _has_any_global_hooks()
@@ -87,7 +76,7 @@ def _relu_stack(stacks, x):
             if _has_any_hooks(layer):
                 return None
             if type(layer) is nn.Linear:
-                if layer.bias is None or not _cpu_float32(layer.weight):
+                if layer.bias is None or not cpu_float32(layer.weight):
                     return None
                 relu_after.append(False)
                 params += [layer.weight, layer.bias]

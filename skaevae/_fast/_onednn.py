@@ -18,6 +18,8 @@ import torch
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from ._gates import cpu_float32, eager_context
+
 _linear_pointwise = None
 if torch.backends.mkldnn.is_available():
     try:
@@ -31,13 +33,9 @@ def available():
     return _linear_pointwise is not None and torch.backends.mkldnn.enabled
 
 
-def _cpu_float32(tensor):
+def _plain_cpu_float32(tensor):
     # Plain tensors and parameters only: a tensor subclass has its own kernels.
-    return (
-        type(tensor) in (torch.Tensor, torch.nn.Parameter)
-        and tensor.device.type == "cpu"
-        and tensor.dtype == torch.float32
-    )
+    return type(tensor) in (torch.Tensor, torch.nn.Parameter) and cpu_float32(tensor)
 
 
 def onednn_linear(input, weight, bias=None):
@@ -54,15 +52,13 @@ def onednn_linear(input, weight, bias=None):
     if (
         torch.is_grad_enabled()
         or bias is None
-        or not (_cpu_float32(x) and _cpu_float32(weight) and _cpu_float32(bias))
+        or not (_plain_cpu_float32(x) and _plain_cpu_float32(weight) and _plain_cpu_float32(bias))
         or weight.dim() != 2
         or bias.shape != (weight.shape[0],)
         or x.dim() == 0
         or x.shape[-1] != weight.shape[1]
         or x.numel() == 0
-        or torch.is_autocast_enabled("cpu")
-        or torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
+        or not eager_context()
     ):
         return None
     shape = x.shape
