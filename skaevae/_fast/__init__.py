@@ -29,6 +29,9 @@ import os
 
 import torch
 
+from .._likelihoods import LIKELIHOODS
+from .._losses import ReconstructionLoss
+from .._modules import AutoencoderModule, VAEModule
 from ._chunked_step import cache_chunk_rows, chunked_step
 from ._denormals import flush_denormals
 from ._fused_loss import fused_reconstruction_loss
@@ -54,10 +57,6 @@ class TrainingStep:
         self._ready = False
 
     def _prepare(self):
-        from .._likelihoods import LIKELIHOODS
-        from .._losses import ReconstructionLoss
-        from .._modules import AutoencoderModule, VAEModule
-
         net = self.net
         module = net.module_
         cpu = torch.device(net.device).type == "cpu"
