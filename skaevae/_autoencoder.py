@@ -3,7 +3,12 @@
 import numpy as np
 
 from ._base import BaseAutoencoder
-from ._losses import ReconstructionLoss, squared_error
+from ._losses import (
+    MixedReconstructionLoss,
+    ReconstructionLoss,
+    column_reconstruction_errors,
+    squared_error,
+)
 from ._memory import chunk_rows
 from ._modules import AutoencoderModule
 from ._moments import RunningMoments
@@ -77,6 +82,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     [[compile]]
 
     [[callbacks]]
+
+    [[column_types]]
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
@@ -175,6 +182,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         precision="float32",
         compile=False,
         callbacks=None,
+        column_types=None,
         random_state=None,
         verbose=0,
     ):
@@ -195,14 +203,25 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.precision = precision
         self.compile = compile
         self.callbacks = callbacks
+        self.column_types = column_types
         self.random_state = random_state
         self.verbose = verbose
 
     def _encode(self, x):
         return self._module.encode(x)
 
+    def _criterion(self):
+        layout = self._layout()
+        if layout is None:
+            return super()._criterion()
+        return MixedReconstructionLoss, {"layout": layout}
+
     def _score_batch(self, x):
         module = self._module
+        layout = self._layout()
+        if layout is not None:
+            raw = module.decoder(module.encode(x))
+            return -column_reconstruction_errors(x, raw, layout).mean(dim=-1)
         return -squared_error(x, module.decode(module.encode(x)))
 
     def _update_statistics(self, X, first_pass):

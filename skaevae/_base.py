@@ -28,6 +28,7 @@ from ._memory import inference_batch_rows
 from ._networks import check_pca_activation
 from ._params import constraints
 from ._pca import principal_axes
+from ._table import TableEncoder, is_mixed
 from ._training import (
     TrainingConfig,
     autocast,
@@ -93,6 +94,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "precision",
         "compile",
         "callbacks",
+        "column_types",
         "random_state",
         "verbose",
     )
@@ -113,10 +115,27 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "hidden_layer_sizes": self._hidden_layer_sizes(),
             "activation": self.activation,
             "dropout": self.dropout,
+            "layout": self._layout(),
         }
 
     def _criterion_params(self):
         return {}
+
+    def _criterion(self):
+        """The per-sample loss class and its parameters."""
+        return self._criterion_cls, self._criterion_params()
+
+    def _layout(self):
+        """The :class:`~skaevae._layout.ColumnLayout` of a mixed table, else None."""
+        table = getattr(self, "_table", None)
+        return None if table is None else table.layout_
+
+    @property
+    def _n_model_features(self):
+        # Width of the network's input and output: the model space of a
+        # mixed table, else X's width.
+        layout = self._layout()
+        return self.n_features_in_ if layout is None else layout.width
 
     def _model_callbacks(self):
         """Callbacks the model itself needs, as ``(name, callback)`` pairs."""
@@ -147,9 +166,27 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return min(self.batch_size, n_samples)
 
     def _validate_fit_data(self, X, reset):
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
-        )
+        if reset:
+            mixed = is_mixed(X, self.column_types)
+            self._table = TableEncoder(self.column_types).fit(X) if mixed else None
+            self.column_types_ = dict(self._table.types_) if mixed else None
+        if self._table is not None:
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            X = self._table.encode(X, dtype=np.float32)
+            if X.shape[0] < 2:
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                    "minimum of 2 is required."
+                )
+            if self.init == "pca":
+                raise ValueError(
+                    "init='pca' needs one float matrix; a mixed table (categorical or "
+                    "binary columns, or column_types) is fitted with init='random'."
+                )
+        else:
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
+            )
         check_float32_range(X)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
@@ -250,11 +287,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_iter = 1 if incremental else self.max_iter
             config = self._training_config(n_samples, device, seed, max_iter, early_stopping)
             net = build_net(
-                self._module_cls,
-                self._module_params(n_features),
-                self._criterion_cls,
-                self._criterion_params(),
-                config,
+                self._module_cls, self._module_params(n_features), *self._criterion(), config
             )
             init_module = self._pca_initializer(X, sample_weight, seed, early_stopping)
             self.n_components_ = self.n_components
@@ -343,6 +376,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # checks each batch while it is in cache, instead of a separate pass
         # over all of X.
         check_is_fitted(self)
+        if self._table is not None:
+            validate_data(self, X, skip_check_array=True, reset=False)
+            return self._table.encode(X)
         return validate_data(
             self,
             X,
@@ -350,6 +386,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             reset=False,
             ensure_all_finite=ensure_all_finite,
         )
+
+    def _to_table(self, M):
+        """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""
+        return M if self._table is None else self._table.decode(M)
 
     def _map_batches(
         self,
@@ -483,13 +523,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
                 f"is expecting {self.n_components_} features (n_components) as input."
             )
-        return self._map_batches(
+        X_original = self._map_batches(
             self._module.decode,
             Z,
-            self.n_features_in_,
+            self._n_model_features,
             Z.dtype,
             check_output="inverse_transform",
         )
+        return self._to_table(X_original)
 
     def score_samples(self, X):
         """Per-row score under the model; higher means more normal.
@@ -579,14 +620,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         k = z.shape[1]
         if noise is not None:
             z = np.hstack([z, noise.astype(np.float32)])
-        return self._map_batches(
+        X = self._map_batches(
             lambda zn: self._decode_sample(zn[:, :k], zn[:, k:]),
             z,
-            self.n_features_in_,
+            self._n_model_features,
             np.float32,
         )
+        return self._to_table(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # Mixed tables: categorical and string columns of a DataFrame.
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
         return tags

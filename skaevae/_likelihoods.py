@@ -151,3 +151,206 @@ class BernoulliLikelihood(nn.Module):
 
 # Likelihood registry, by name, in the spirit of sklearn.neural_network._base's.
 LIKELIHOODS = {"gaussian": GaussianLikelihood, "bernoulli": BernoulliLikelihood}
+
+
+# ---------------------------------------------------------------- mixed tables
+
+# Mixture components of each numeric column's likelihood.
+N_MODES = 5
+
+# Stand-in for ±∞ at the open ends of an integer column's range, in model
+# units: finite, so that no gradient is NaN, and far beyond standardised data.
+_OPEN_END = 1e4
+
+# Below this width (in units of a component's scale) an integer's bin is
+# scored as density × width: Φ(b) - Φ(a) loses its digits in float32 there.
+_NARROW_BIN = 1e-3
+
+
+def _log_normal_cdf_difference(alpha, beta):
+    """``log(Φ(beta) - Φ(alpha))`` for ``alpha < beta``, stable in both tails.
+
+    Both ends are clipped to ±30 standard deviations, beyond which
+    ``log_ndtr``'s gradient is not finite in float32: a bin that far from a
+    mixture component gets a mass of about ``e^-450`` from it, and no gradient.
+    """
+    alpha, beta = alpha.clamp(-30.0, 30.0), beta.clamp(-30.0, 30.0)
+    # Mass in the right tail is computed as Φ(-alpha) - Φ(-beta).
+    flip = alpha > 0
+    lo = torch.where(flip, -beta, alpha)
+    hi = torch.where(flip, -alpha, beta)
+    log_hi = torch.special.log_ndtr(hi)
+    gap = (torch.special.log_ndtr(lo) - log_hi).clamp(max=-1e-12)
+    return log_hi + torch.log(-torch.expm1(gap))
+
+
+def _uniform_to_normal(u):
+    eps = torch.finfo(u.dtype).eps
+    return torch.special.ndtri(u.clamp(eps, 1.0 - eps))
+
+
+class Mixed:
+    """Independent per-column distributions of a mixed table's row.
+
+    Numeric columns have a mixture of ``N_MODES`` Gaussians each (integer
+    columns the same mixture, discretised to the integers seen in training,
+    with the tails beyond the lowest and highest integer folded onto them);
+    binary columns a Bernoulli; categorical columns a categorical
+    distribution. ``x`` is in the model space of
+    :class:`~skaevae._layout.ColumnLayout`.
+    """
+
+    noise = "uniform"
+
+    def __init__(self, layout, params, integer_bounds):
+        self.layout = layout
+        n_numeric, n_binary = layout.n_numeric, layout.n_binary
+        lead = params.shape[:-1]
+        numeric = params[..., : 3 * N_MODES * n_numeric].reshape(*lead, n_numeric, 3, N_MODES)
+        self.mode_logits = numeric[..., 0, :]
+        self.loc = numeric[..., 1, :]
+        self.log_scale = numeric[..., 2, :].clamp(min=MIN_LOG_SCALE)
+        start = 3 * N_MODES * n_numeric
+        self.binary_logits = params[..., start : start + n_binary]
+        self.category_logits = params[..., start + n_binary :]
+        self.integer_bounds = integer_bounds  # (n_integer, 3): low, high, half step
+
+    def _category_blocks(self, tensor):
+        offset = self.layout.n_numeric + self.layout.n_binary
+        for s in self.layout.category_slices():
+            yield tensor[..., s.start - offset : s.stop - offset]
+
+    def column_log_prob(self, x):
+        """Log-likelihood of each column of each row, ``(..., n_columns)``, in nats."""
+        layout = self.layout
+        n_numeric, n_binary = layout.n_numeric, layout.n_binary
+        log_weights = torch.log_softmax(self.mode_logits, dim=-1)
+        value = x[..., :n_numeric, None]
+        scale_inv = torch.exp(-self.log_scale)
+        standardized = (value - self.loc) * scale_inv
+        density = -0.5 * (standardized.square() + _LOG_2PI) - self.log_scale
+        n_continuous = layout.n_continuous
+        terms = [
+            torch.logsumexp(
+                log_weights[..., :n_continuous, :] + density[..., :n_continuous, :], dim=-1
+            )
+        ]
+        if layout.n_integer:
+            low, high, half = self.integer_bounds.unbind(dim=-1)
+            v = x[..., n_continuous:n_numeric]
+            lower = torch.where(v <= low + 0.5 * half, -_OPEN_END, v - half)[..., None]
+            upper = torch.where(v >= high - 0.5 * half, _OPEN_END, v + half)[..., None]
+            loc = self.loc[..., n_continuous:, :]
+            inv = scale_inv[..., n_continuous:, :]
+            alpha, beta = (lower - loc) * inv, (upper - loc) * inv
+            narrow = (beta - alpha) < _NARROW_BIN
+            exact = _log_normal_cdf_difference(alpha, beta)
+            width = torch.where(narrow, beta - alpha, torch.ones_like(beta))
+            approx = density[..., n_continuous:, :] + self.log_scale[..., n_continuous:, :]
+            approx = approx + torch.log(width)
+            mass = torch.where(narrow, approx, exact)
+            terms.append(torch.logsumexp(log_weights[..., n_continuous:, :] + mass, dim=-1))
+        if n_binary:
+            binary = x[..., n_numeric : n_numeric + n_binary]
+            logits, binary = torch.broadcast_tensors(self.binary_logits, binary)
+            terms.append(
+                -nn.functional.binary_cross_entropy_with_logits(logits, binary, reduction="none")
+            )
+        onehots = [x[..., s] for s in layout.category_slices()]
+        for logits, onehot in zip(
+            self._category_blocks(self.category_logits), onehots, strict=True
+        ):
+            terms.append((torch.log_softmax(logits, dim=-1) * onehot).sum(dim=-1, keepdim=True))
+        lead = torch.broadcast_shapes(*(t.shape[:-1] for t in terms))
+        return torch.cat([t.expand(*lead, t.shape[-1]) for t in terms], dim=-1)
+
+    def log_prob(self, x, mask=None):
+        """Log-likelihood of each row, summed over columns; ``mask`` is ``(..., n_columns)``."""
+        return _sum_features(self.column_log_prob(x), mask)
+
+    def _integer_grid(self, values):
+        # Nearest integer seen in training, in model units.
+        low, high, half = self.integer_bounds.unbind(dim=-1)
+        steps = torch.round((values - low) / (2.0 * half))
+        steps = torch.minimum(steps.clamp(min=0.0), torch.round((high - low) / (2.0 * half)))
+        return low + steps * 2.0 * half
+
+    @property
+    def mean(self):
+        """Expected value of each model column: mixture means, probabilities."""
+        layout = self.layout
+        numeric = (torch.softmax(self.mode_logits, dim=-1) * self.loc).sum(dim=-1)
+        if layout.n_integer:
+            low, high, _ = self.integer_bounds.unbind(dim=-1)
+            integer = numeric[..., layout.n_continuous :]
+            integer = torch.minimum(torch.maximum(integer, low), high)
+            numeric = torch.cat([numeric[..., : layout.n_continuous], integer], dim=-1)
+        parts = [numeric, torch.sigmoid(self.binary_logits)]
+        parts += [torch.softmax(b, dim=-1) for b in self._category_blocks(self.category_logits)]
+        return torch.cat(parts, dim=-1)
+
+    @property
+    def n_noise(self):
+        layout = self.layout
+        return 2 * layout.n_numeric + layout.n_binary + len(layout.categories)
+
+    def sample(self, generator=None, noise=None):
+        """One draw of each row, from ``n_noise`` uniform numbers per row given as ``noise``."""
+        layout = self.layout
+        n_numeric, n_binary = layout.n_numeric, layout.n_binary
+        lead = self.loc.shape[:-2]
+        if noise is None:
+            noise = torch.rand(
+                (*lead, self.n_noise),
+                generator=generator,
+                dtype=self.loc.dtype,
+                device=self.loc.device,
+            )
+        pick, value, rest = noise.split([n_numeric, n_numeric, noise.shape[-1] - 2 * n_numeric], -1)
+        cumulative = torch.cumsum(torch.softmax(self.mode_logits, dim=-1), dim=-1)
+        mode = (cumulative < pick[..., None]).sum(dim=-1, keepdim=True).clamp(max=N_MODES - 1)
+        loc = torch.gather(self.loc, -1, mode)[..., 0]
+        scale = torch.exp(torch.gather(self.log_scale, -1, mode)[..., 0])
+        numeric = loc + scale * _uniform_to_normal(value)
+        if layout.n_integer:
+            integer = self._integer_grid(numeric[..., layout.n_continuous :])
+            numeric = torch.cat([numeric[..., : layout.n_continuous], integer], dim=-1)
+        parts = [
+            numeric,
+            (rest[..., :n_binary] < torch.sigmoid(self.binary_logits)).to(numeric.dtype),
+        ]
+        for i, logits in enumerate(self._category_blocks(self.category_logits)):
+            u = rest[..., n_binary + i, None]
+            cumulative = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
+            index = (cumulative < u).sum(dim=-1, keepdim=True).clamp(max=logits.shape[-1] - 1)
+            parts.append(torch.zeros_like(logits).scatter_(-1, index, 1.0))
+        return torch.cat(parts, dim=-1)
+
+
+class MixedLikelihood(nn.Module):
+    """``p(x | h)`` of a mixed table's row: one distribution per column (:class:`Mixed`).
+
+    ``layout`` (a :class:`~skaevae._layout.ColumnLayout`) says where each
+    column sits in the model space. One linear head gives every column's
+    parameters.
+    """
+
+    noise = Mixed.noise
+
+    def __init__(self, n_in, layout):
+        super().__init__()
+        self.layout = layout
+        n_params = 3 * N_MODES * layout.n_numeric + layout.n_binary + sum(layout.categories)
+        self.head = nn.Linear(n_in, n_params)
+        bounds = torch.tensor(layout.integer_bounds, dtype=torch.float32).reshape(-1, 3)
+        self.register_buffer("integer_bounds", bounds)
+        self.n_noise = 2 * layout.n_numeric + layout.n_binary + len(layout.categories)
+        with torch.no_grad():
+            # Spread the modes' starting means over the standardised range,
+            # so that they do not all learn the same thing.
+            numeric = self.head.bias[: 3 * N_MODES * layout.n_numeric].view(-1, 3, N_MODES)
+            numeric[:, 1, :] = torch.linspace(-1.5, 1.5, N_MODES)
+            numeric[:, 2, :] = math.log(0.5)
+
+    def forward(self, h):
+        return Mixed(self.layout, self.head(h), self.integer_bounds.to(h.dtype))

@@ -42,6 +42,52 @@ class ReconstructionLoss(nn.Module):
         return nn.functional.mse_loss(output["x_loc"].to(x.dtype), x)
 
 
+def column_reconstruction_errors(x, raw, layout):
+    """Reconstruction error of each column of a mixed table's rows, ``(n, n_columns)``.
+
+    ``raw`` is an autoencoder's output in the model space of ``layout`` (a
+    :class:`~skaevae._layout.ColumnLayout`): values for numeric columns,
+    log-odds for binary ones, logits for each categorical block. Numeric
+    columns give the squared error in standardised units; binary and
+    categorical columns the cross-entropy, in nats.
+    """
+    n_numeric, n_binary = layout.n_numeric, layout.n_binary
+    terms = [(x[:, :n_numeric] - raw[:, :n_numeric]).square()]
+    if n_binary:
+        binary = slice(n_numeric, n_numeric + n_binary)
+        terms.append(
+            nn.functional.binary_cross_entropy_with_logits(
+                raw[:, binary], x[:, binary], reduction="none"
+            )
+        )
+    for s in layout.category_slices():
+        log_p = torch.log_softmax(raw[:, s], dim=-1)
+        terms.append(-(log_p * x[:, s]).sum(dim=-1, keepdim=True))
+    return torch.cat(terms, dim=-1)
+
+
+def mixed_output_mean(raw, layout):
+    """An autoencoder's output in model space as values and probabilities."""
+    n_numeric, n_binary = layout.n_numeric, layout.n_binary
+    parts = [raw[..., :n_numeric], torch.sigmoid(raw[..., n_numeric : n_numeric + n_binary])]
+    parts += [torch.softmax(raw[..., s], dim=-1) for s in layout.category_slices()]
+    return torch.cat(parts, dim=-1)
+
+
+class MixedReconstructionLoss(nn.Module):
+    """Per-sample reconstruction error of a mixed table's row: the mean over its columns.
+
+    See :func:`column_reconstruction_errors`.
+    """
+
+    def __init__(self, layout):
+        super().__init__()
+        self.layout = layout
+
+    def forward(self, output, batch):
+        return column_reconstruction_errors(batch.x, output["x_loc"], self.layout).mean(dim=-1)
+
+
 class ELBOLoss(nn.Module):
     """Per-sample negative evidence lower bound of a VAE, in nats.
 

@@ -11,8 +11,13 @@ import math
 import torch
 from torch import nn
 
-from ._likelihoods import LIKELIHOODS, gaussian_log_prob, standard_normal_log_prob
-from ._losses import kl_to_standard_normal
+from ._likelihoods import (
+    LIKELIHOODS,
+    MixedLikelihood,
+    gaussian_log_prob,
+    standard_normal_log_prob,
+)
+from ._losses import kl_to_standard_normal, mixed_output_mean
 from ._networks import (
     as_tensor_like,
     check_pca_activation,
@@ -31,12 +36,22 @@ class AutoencoderModule(nn.Module):
     """
 
     def __init__(
-        self, n_features, n_components, hidden_layer_sizes=(), activation="relu", dropout=0.0
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(),
+        activation="relu",
+        dropout=0.0,
+        layout=None,
     ):
         super().__init__()
         widths = [n_features, *hidden_layer_sizes, n_components]
         self.encoder = make_mlp(widths, activation, dropout)
         self.decoder = make_mlp(widths[::-1], activation, dropout)
+        # A mixed table's ColumnLayout: the decoder's output is then values,
+        # log-odds and logits, and decode() turns them into values and
+        # probabilities.
+        self.layout = layout
 
     def init_pca(self, mean, components, variances, noise_variance, activation):
         """Start from PCA: the network's reconstruction is PCA's, exactly.
@@ -62,11 +77,13 @@ class AutoencoderModule(nn.Module):
 
     def decode(self, z):
         """The reconstruction of each code, ``(n, n_features)``."""
+        if self.layout is not None:
+            return mixed_output_mean(self.decoder(z), self.layout)
         return self.decoder(z)
 
     def forward(self, batch):
         z = self.encode(batch.x)
-        return {"z": z, "x_loc": self.decode(z)}
+        return {"z": z, "x_loc": self.decoder(z)}
 
 
 class VAEModule(nn.Module):
@@ -87,6 +104,7 @@ class VAEModule(nn.Module):
         activation="relu",
         dropout=0.0,
         likelihood="gaussian",
+        layout=None,
     ):
         super().__init__()
         hidden = list(hidden_layer_sizes)
@@ -97,7 +115,12 @@ class VAEModule(nn.Module):
         self.decoder = make_mlp(
             [n_components, *hidden[::-1]], activation, dropout, activate_last=True
         )
-        self.likelihood = LIKELIHOODS[likelihood](hidden[0] if hidden else n_components, n_features)
+        n_in = hidden[0] if hidden else n_components
+        if layout is not None:
+            # A mixed table: one distribution per column (``likelihood`` is unused).
+            self.likelihood = MixedLikelihood(n_in, layout)
+        else:
+            self.likelihood = LIKELIHOODS[likelihood](n_in, n_features)
 
     def encode(self, x):
         """Posterior parameters ``(z_loc, z_log_scale)``, each ``(n, n_components)``."""

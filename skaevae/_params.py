@@ -141,6 +141,25 @@ PARAMS = {
             (a record whose ``x`` is the tensor) and ``y`` None.
         """,
     ),
+    "column_types": Param(
+        [dict, None],
+        """
+        column_types : dict or None, default=None
+            Type of some or all columns of X: a mapping from column name (or,
+            for an array, position) to ``"continuous"``, ``"integer"``,
+            ``"binary"`` or ``"categorical"``. Columns it does not name take
+            their type from their dtype: float → continuous, int → integer,
+            bool → binary, category, object or string → categorical. A
+            DataFrame with a boolean or categorical column, or any X when
+            ``column_types`` is given, is modelled as a mixed table (see
+            the user guide's "Mixed-type tables"): numeric columns are
+            standardised inside the model, each column gets a likelihood of
+            its type, and ``inverse_transform`` and ``sample`` return rows
+            in X's schema. Otherwise X is one float matrix, as for any
+            scikit-learn estimator. Use it to declare a numeric column
+            categorical (codes), or integer-valued floats integer.
+        """,
+    ),
     "random_state": Param(["random_state"]),
     "verbose": Param(["verbose"]),
 }

@@ -94,6 +94,8 @@ class VAETransformer(BaseAutoencoder):
 
     [[callbacks]]
 
+    [[column_types]]
+
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, the reparameterised
         draws and the validation split, through local generators: global
@@ -199,6 +201,7 @@ class VAETransformer(BaseAutoencoder):
         precision="float32",
         compile=False,
         callbacks=None,
+        column_types=None,
         random_state=None,
         verbose=0,
     ):
@@ -221,6 +224,7 @@ class VAETransformer(BaseAutoencoder):
         self.precision = precision
         self.compile = compile
         self.callbacks = callbacks
+        self.column_types = column_types
         self.random_state = random_state
         self.verbose = verbose
 
@@ -246,14 +250,19 @@ class VAETransformer(BaseAutoencoder):
         return eps.to(self._device())
 
     def _score_batch(self, x):
-        return self._module.importance_log_likelihood(x, self._importance_draws())
+        log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws())
+        if self._table is not None:
+            # Densities of continuous columns in X's units, not standardised ones.
+            log_likelihood = log_likelihood + self._table.log_jacobian_
+        return log_likelihood
 
     def _sample_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
 
     def _sample_noise(self, n_samples, rng):
-        shape = (n_samples, self.n_features_in_)
-        if self._module.likelihood.noise == "normal":
+        likelihood = self._module.likelihood
+        shape = (n_samples, getattr(likelihood, "n_noise", self._n_model_features))
+        if likelihood.noise == "normal":
             return rng.standard_normal(shape)
         return rng.uniform(size=shape)
 

@@ -1,0 +1,294 @@
+"""Mixed-type tables: column types, and the encoding to and from the model space.
+
+A :class:`TableEncoder` is fitted on a pandas DataFrame (or an array with
+``column_types``). It standardises continuous and integer columns, codes
+binary columns as 0/1 and categorical columns one-hot, in the order of
+:class:`~skaevae._layout.ColumnLayout`, and turns model-space rows back into
+a DataFrame with the fitted columns, dtypes and categories. Plain numpy and
+pandas; the estimators own one as ``_table``.
+"""
+
+import numpy as np
+import pandas as pd
+from pandas.api import types
+
+from ._layout import ColumnLayout
+
+COLUMN_TYPES = ("continuous", "integer", "binary", "categorical")
+
+
+def _is_categorical_dtype(dtype):
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or types.is_object_dtype(dtype)
+        or (types.is_string_dtype(dtype))
+    )
+
+
+def infer_column_type(series):
+    """The type of a column from its dtype: bool → binary, int → integer, and so on."""
+    dtype = series.dtype
+    if types.is_bool_dtype(dtype):
+        return "binary"
+    if _is_categorical_dtype(dtype):
+        return "categorical"
+    if types.is_integer_dtype(dtype):
+        return "integer"
+    if types.is_float_dtype(dtype):
+        return "continuous"
+    raise ValueError(
+        f"Column {series.name!r} has dtype {dtype}, which is not supported: columns must be "
+        "numeric, boolean or categorical (category, object or string dtype). Convert it, e.g. "
+        "a datetime to a number, or drop it."
+    )
+
+
+def is_mixed(X, column_types):
+    """Whether X goes through a :class:`TableEncoder`: a DataFrame with a non-numeric column,
+    or any X when ``column_types`` is given."""
+    if column_types is not None:
+        return True
+    if not isinstance(X, pd.DataFrame):
+        return False
+    return any(types.is_bool_dtype(dtype) or _is_categorical_dtype(dtype) for dtype in X.dtypes)
+
+
+def _as_frame(X, columns=None):
+    if isinstance(X, pd.DataFrame):
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D array, got an array of shape {X.shape}.")
+    return pd.DataFrame(X, columns=columns)
+
+
+class TableEncoder:
+    """Fitted description of a table, and its encoding.
+
+    Parameters
+    ----------
+    column_types : dict or None
+        Type of some or all columns, by name (DataFrame) or position (array):
+        ``"continuous"``, ``"integer"``, ``"binary"`` or ``"categorical"``.
+        Other columns are inferred from their dtypes.
+    """
+
+    def __init__(self, column_types=None):
+        self.column_types = column_types
+
+    # ------------------------------------------------------------------ fit
+
+    def _resolve_types(self, frame):
+        given = dict(self.column_types or {})
+        unknown = [key for key in given if key not in frame.columns]
+        if unknown:
+            raise ValueError(
+                f"column_types names columns that X does not have: {unknown}. X's columns "
+                f"are {list(frame.columns)}."
+            )
+        bad = {key: kind for key, kind in given.items() if kind not in COLUMN_TYPES}
+        if bad:
+            raise ValueError(
+                f"column_types must map columns to one of {list(COLUMN_TYPES)}; got {bad}."
+            )
+        return {
+            name: given[name] if name in given else infer_column_type(frame[name])
+            for name in frame.columns
+        }
+
+    def fit(self, X):
+        frame = _as_frame(X)
+        self.is_frame_ = isinstance(X, pd.DataFrame)
+        self.columns_ = list(frame.columns)
+        self.dtypes_ = dict(frame.dtypes)
+        self.types_ = self._resolve_types(frame)
+        self.params_ = {}
+        self.constant_ = {}
+        groups = {kind: [] for kind in COLUMN_TYPES}
+        for name, kind in self.types_.items():
+            column = frame[name]
+            if column.isna().all():
+                raise ValueError(f"Column {name!r} has no observed value: drop it before fitting.")
+            if column.isna().any():
+                raise ValueError(
+                    f"Input X contains NaN in column {name!r}. {type(self).__name__} does not "
+                    "accept missing values; fill them first, e.g. with "
+                    "sklearn.impute.SimpleImputer, or drop the rows that have them."
+                )
+            values = pd.unique(column)
+            if len(values) == 1:
+                # Reproduced as its one value; it does not enter the model.
+                self.constant_[name] = values[0]
+                continue
+            groups[kind].append(name)
+            self.params_[name] = self._fit_column(name, column, kind, values)
+        self.groups_ = groups
+        integer_bounds = tuple(
+            (
+                (self.params_[n]["low"] - self.params_[n]["mean"]) / self.params_[n]["std"],
+                (self.params_[n]["high"] - self.params_[n]["mean"]) / self.params_[n]["std"],
+                0.5 / self.params_[n]["std"],
+            )
+            for n in groups["integer"]
+        )
+        self.layout_ = ColumnLayout(
+            n_continuous=len(groups["continuous"]),
+            integer_bounds=integer_bounds,
+            n_binary=len(groups["binary"]),
+            categories=tuple(len(self.params_[n]["categories"]) for n in groups["categorical"]),
+        )
+        if self.layout_.n_columns == 0:
+            raise ValueError("Every column of X has a single value: there is nothing to model.")
+        # Log-determinant of the standardisation of the continuous columns:
+        # a density in model units plus this is a density in X's units.
+        self.log_jacobian_ = -float(
+            sum(np.log(self.params_[n]["std"]) for n in groups["continuous"])
+        )
+        return self
+
+    @staticmethod
+    def _fit_column(name, column, kind, values):
+        dtype = column.dtype
+        if kind in ("continuous", "integer"):
+            if not (types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype)):
+                raise ValueError(
+                    f"Column {name!r} is {kind} but has dtype {dtype}; {kind} columns must "
+                    "be numeric."
+                )
+            data = column.to_numpy(dtype=np.float64)
+            if kind == "integer" and not np.array_equal(data, np.round(data)):
+                raise ValueError(
+                    f"Column {name!r} is integer but holds values that are not whole numbers."
+                )
+            std = float(np.std(data))
+            return {
+                "mean": float(np.mean(data)),
+                "std": std if std > 0 else 1.0,
+                "low": float(data.min()),
+                "high": float(data.max()),
+            }
+        if kind == "binary":
+            if len(values) != 2:
+                raise ValueError(
+                    f"Column {name!r} is binary but has {len(values)} distinct values."
+                )
+            return {"categories": np.sort(np.asarray(values, dtype=object))}
+        categories = (
+            column.cat.categories[column.cat.categories.isin(values)].to_numpy(dtype=object)
+            if isinstance(dtype, pd.CategoricalDtype)
+            else np.asarray(sorted(values, key=lambda v: (str(type(v)), v)), dtype=object)
+        )
+        return {"categories": categories}
+
+    # ------------------------------------------------------------- encoding
+
+    @property
+    def n_features_in(self):
+        return len(self.columns_)
+
+    def model_columns(self):
+        """The table columns of the model space, in its order."""
+        return [name for kind in COLUMN_TYPES for name in self.groups_[kind]]
+
+    def _check_dtype(self, name, column):
+        fitted, dtype = self.dtypes_[name], column.dtype
+
+        def numeric(d):
+            return types.is_numeric_dtype(d) and not types.is_bool_dtype(d)
+
+        changed = (numeric(fitted) and not numeric(dtype)) or (
+            _is_categorical_dtype(fitted) and numeric(dtype)
+        )
+        if changed:
+            raise ValueError(
+                f"Column {name!r} has dtype {dtype}, but it had dtype {fitted} in fit."
+            )
+
+    def encode(self, X, dtype=np.float64):
+        """X (with the fitted columns) in model space, ``(n_samples, layout.width)``."""
+        frame = _as_frame(X, self.columns_ if not self.is_frame_ else None)
+        if not self.is_frame_:
+            frame.columns = self.columns_
+        n = len(frame)
+        out = np.zeros((n, self.layout_.width), dtype=dtype)
+        position = 0
+        for name in self.model_columns():
+            column = frame[name]
+            self._check_dtype(name, column)
+            if column.isna().any():
+                raise ValueError(
+                    f"Input X contains NaN in column {name!r}; fill missing values first, e.g. "
+                    "with sklearn.impute.SimpleImputer."
+                )
+            kind, params = self.types_[name], self.params_[name]
+            if kind in ("continuous", "integer"):
+                data = column.to_numpy(dtype=np.float64)
+                if not np.isfinite(data).all():
+                    raise ValueError(
+                        f"Input X contains infinity or a value too large in column {name!r}."
+                    )
+                out[:, position] = (data - params["mean"]) / params["std"]
+                position += 1
+                continue
+            categories = params["categories"]
+            codes = pd.Index(categories).get_indexer(column.to_numpy(dtype=object))
+            if (codes < 0).any():
+                unknown = pd.unique(column.to_numpy(dtype=object)[codes < 0])
+                raise ValueError(
+                    f"Found unknown categories {list(unknown)[:10]} in column {name!r} during "
+                    f"transform; the categories seen in fit are {list(categories)}."
+                )
+            if kind == "binary":
+                out[:, position] = codes
+                position += 1
+            else:
+                out[np.arange(n), position + codes] = 1.0
+                position += len(categories)
+        return out
+
+    # ------------------------------------------------------------- decoding
+
+    def decode(self, M):
+        """Model-space rows (means or draws) as rows of the fitted table.
+
+        Numeric columns are unstandardised (integer columns rounded and
+        clipped to the range seen in fit); binary columns take the value of
+        probability ≥ ½; categorical columns the category of highest value.
+        Returns a DataFrame if the encoder was fitted on one, else an array.
+        """
+        n = len(M)
+        data = {}
+        position = 0
+        for name in self.model_columns():
+            kind, params = self.types_[name], self.params_[name]
+            if kind in ("continuous", "integer"):
+                values = M[:, position].astype(np.float64) * params["std"] + params["mean"]
+                if kind == "integer":
+                    values = np.clip(np.round(values), params["low"], params["high"])
+                data[name] = values
+                position += 1
+            elif kind == "binary":
+                data[name] = params["categories"][(M[:, position] >= 0.5).astype(int)]
+                position += 1
+            else:
+                width = len(params["categories"])
+                block = M[:, position : position + width]
+                data[name] = params["categories"][np.argmax(block, axis=1)]
+                position += width
+        for name, value in self.constant_.items():
+            data[name] = np.full(n, value, dtype=object)
+        frame = pd.DataFrame({name: data[name] for name in self.columns_})
+        for name in self.columns_:
+            frame[name] = self._restore_dtype(frame[name], self.dtypes_[name])
+        if self.is_frame_:
+            return frame
+        return frame.to_numpy()
+
+    @staticmethod
+    def _restore_dtype(series, dtype):
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.Series(pd.Categorical(series, dtype=dtype), name=series.name)
+        try:
+            return series.astype(dtype)
+        except (TypeError, ValueError):
+            return series
