@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
 
 from ._batch import Batch
 from ._data import split_rows
+from ._losses import column_errors_from_mean
 from ._memory import inference_batch_rows
 from ._networks import check_pca_activation
 from ._params import constraints
@@ -386,6 +387,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             reset=False,
             ensure_all_finite=ensure_all_finite,
         )
+
+    def _codes_and_column_errors(self, M):
+        """Codes and per-column errors of model-space rows ``M`` of a mixed table.
+
+        The errors are :func:`~skaevae._losses.column_errors_from_mean` of the
+        decoded codes; the outlier detector's reconstruction term.
+        """
+        layout, module, k = self._layout(), self._module, self.n_components_
+
+        def codes_and_errors(x):
+            z = self._encode(x)
+            return torch.cat([z, column_errors_from_mean(x, module.decode(z), layout)], dim=-1)
+
+        out = self._map_batches(codes_and_errors, M, k + layout.n_columns, np.float64)
+        return out[:, :k], out[:, k:]
+
+    def _score_encoded(self, M):
+        """:meth:`score_samples` of model-space rows ``M`` of a mixed table."""
+        return self._map_batches(self._score_batch, M, None, np.float64, draws=self._score_draws)
 
     def _to_table(self, M):
         """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""

@@ -74,6 +74,26 @@ def mixed_output_mean(raw, layout):
     return torch.cat(parts, dim=-1)
 
 
+def column_errors_from_mean(x, mean, layout, eps=1e-7):
+    """Per-column error of a reconstruction given as values and probabilities, ``(n, n_columns)``.
+
+    Like :func:`column_reconstruction_errors`, for the output of a decoder's
+    ``decode`` (probabilities, not logits): squared error of numeric columns,
+    cross-entropy of binary and categorical ones, with probabilities clipped
+    to ``[eps, 1]``.
+    """
+    n_numeric, n_binary = layout.n_numeric, layout.n_binary
+    terms = [(x[:, :n_numeric] - mean[:, :n_numeric]).square()]
+    if n_binary:
+        binary = slice(n_numeric, n_numeric + n_binary)
+        p = mean[:, binary].clamp(eps, 1.0 - eps)
+        terms.append(-(x[:, binary] * torch.log(p) + (1.0 - x[:, binary]) * torch.log1p(-p)))
+    for s in layout.category_slices():
+        observed = (mean[:, s] * x[:, s]).sum(dim=-1, keepdim=True)
+        terms.append(-torch.log(observed.clamp(min=eps)))
+    return torch.cat(terms, dim=-1)
+
+
 class MixedReconstructionLoss(nn.Module):
     """Per-sample reconstruction error of a mixed table's row: the mean over its columns.
 

@@ -23,6 +23,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from ._base import BaseAutoencoder
 from ._outlier_defaults import (
     DEFAULT_ESTIMATORS,
     default_fit_params,
@@ -31,14 +32,16 @@ from ._outlier_defaults import (
 )
 from ._outlier_scores import (
     TermStatistics,
+    codes_and_errors,
+    error_attributions,
     estimator_scores,
-    feature_attributions,
-    fit_term_statistics,
+    fit_error_statistics,
     has_reconstruction,
-    normalised_terms,
-    reconstruct,
+    is_mixed_model,
+    normalised_error_terms,
 )
 from ._outlier_screen import screen_anomaly, support_rows, support_weight
+from ._table import TableEncoder, is_mixed
 from ._validation import check_sample_weight, draw_seed
 
 
@@ -247,7 +250,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _make_estimator(self, n_samples, n_features, seed):
         if self._is_default():
             return make_default_network(
-                self.estimator or "autoencoder", n_samples, n_features, seed
+                self.estimator or "autoencoder", n_samples, n_features, seed, mixed=self._mixed
             )
         return clone(self.estimator)
 
@@ -257,7 +260,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         For the default networks, PCA with the same code width; an estimator
         object screens for itself (it is fitted twice).
         """
-        if self._is_default():
+        if self._is_default() and not self._mixed:
             return make_default_screen(n_samples, n_features, weighted)
         return self._make_estimator(n_samples, n_features, seed)
 
@@ -311,9 +314,18 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self.estimator_ = self._fit_estimator(estimator, X, sample_weight, routed_params)
         statistics = terms = None
         if has_reconstruction(self.estimator_):
-            Z, X_hat = reconstruct(self.estimator_, X)
-            statistics = fit_term_statistics(X, Z, X_hat, sample_weight)
-            terms = normalised_terms(X, Z, X_hat, statistics)
+            Z, E = codes_and_errors(self.estimator_, X)
+            if is_mixed_model(self.estimator_):
+                # Standardised and categorical columns: the floor is absolute.
+                variance = np.ones(E.shape[1])
+            else:
+                variance = np.average(
+                    np.square(X - np.average(X, axis=0, weights=sample_weight)),
+                    axis=0,
+                    weights=sample_weight,
+                )
+            statistics = fit_error_statistics(E, Z, variance, sample_weight)
+            terms = normalised_error_terms(E, Z, statistics)
         (
             self.residual_variance_,
             self.latent_mean_,
@@ -352,8 +364,25 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        X = np.asarray(X, dtype=np.float64)
+        mixed = is_mixed(X, None)
+        # A mixed table is encoded here for the default networks (standardised
+        # numeric columns, one-hot categories), and read by an estimator object
+        # of ours itself.
+        self._table = TableEncoder().fit(X) if mixed and self._is_default() else None
+        self._mixed = mixed and self._table is None
+        if mixed:
+            self._check_mixed_estimator()
+            validate_data(self, X, skip_check_array=True)
+            if self._table is not None:
+                X = self._table.encode(X)
+            if len(X) < 2:
+                raise ValueError(
+                    f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum "
+                    "of 2 is required."
+                )
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = np.asarray(X, dtype=np.float64)
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         routed_params = (
@@ -426,16 +455,32 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _score(self, X):
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
-        Z, X_hat = reconstruct(self.estimator_, X)
-        reconstruction, latent = normalised_terms(X, Z, X_hat, self._statistics())
+        Z, E = codes_and_errors(self.estimator_, X)
+        reconstruction, latent = normalised_error_terms(E, Z, self._statistics())
         if self.method_ == "reconstruction":
             return -reconstruction
         if self.method_ == "latent":
             return -latent
         return -np.maximum(reconstruction, latent)
 
+    def _check_mixed_estimator(self):
+        if not (self._is_default() or isinstance(self.estimator, BaseAutoencoder)):
+            raise ValueError(
+                "X has categorical or boolean columns, which only the default networks and "
+                "AutoencoderTransformer or VAETransformer read directly; encode them first "
+                f"for {type(self.estimator).__name__} (e.g. with a ColumnTransformer and "
+                "OneHotEncoder)."
+            )
+
     def _check_input(self, X):
         check_is_fitted(self)
+        if getattr(self, "_mixed", False):
+            # The estimator checks and encodes the table.
+            validate_data(self, X, skip_check_array=True, reset=False)
+            return X
+        if getattr(self, "_table", None) is not None:
+            validate_data(self, X, skip_check_array=True, reset=False)
+            return self._table.encode(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return np.asarray(X, dtype=np.float64)
 
@@ -521,8 +566,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 f"inverse_transform; {type(self.estimator_).__name__} has no "
                 "reconstruction to attribute."
             )
-        _, X_hat = reconstruct(self.estimator_, X)
-        attributions = feature_attributions(X, X_hat, self._statistics())
+        _, E = codes_and_errors(self.estimator_, X)
+        attributions = error_attributions(E, self._statistics())
+        # A mixed table: one column per column of X (a categorical column's
+        # one-hot block summed), in X's order.
+        table = self._table if self._table is not None else getattr(self.estimator_, "_table", None)
+        if table is not None:
+            attributions = table.sum_by_column(attributions)
         if hasattr(self, "feature_names_in_"):
             return pd.DataFrame(attributions, columns=self.feature_names_in_, index=index)
         return attributions

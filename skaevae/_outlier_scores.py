@@ -67,8 +67,33 @@ def reconstruct(estimator, X):
     return Z.astype(np.float64), X_hat.astype(np.float64)
 
 
+def is_mixed_model(estimator):
+    """Whether ``estimator`` is one of ours fitted on a mixed table (it encodes X itself)."""
+    return getattr(estimator, "_table", None) is not None
+
+
+def codes_and_errors(estimator, X):
+    """Codes ``Z`` and squared residuals ``E`` of X's rows, in float64.
+
+    For an estimator fitted on a mixed table, ``E`` has one column per column
+    of its model space: the squared standardised error of a numeric column,
+    the cross-entropy (nats) of a binary or categorical one. Otherwise
+    ``E = (X - X̂)²``, one column per feature.
+    """
+    if is_mixed_model(estimator):
+        M = estimator._check_input(X)
+        Z, E = blockwise(estimator._codes_and_column_errors, M)
+        return Z, E
+    Z, X_hat = reconstruct(estimator, X)
+    return Z, np.square(X - X_hat)
+
+
 def estimator_scores(estimator, X):
     """``estimator.score_samples`` of the rows of X, in float64."""
+    if is_mixed_model(estimator):
+        M = estimator._check_input(X)
+        (scores,) = blockwise(lambda block: (estimator._score_encoded(block),), M)
+        return scores.astype(np.float64)
     (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
     return scores.astype(np.float64)
 
@@ -89,11 +114,20 @@ class TermStatistics(NamedTuple):
 
 def fit_term_statistics(X, Z, X_hat, weight=None):
     """The statistics of the (weighted) training rows X, with codes Z and reconstructions X_hat."""
-    eps = np.finfo(np.float64).eps
-    residual2 = np.square(X - X_hat)
-    floor = _RESIDUAL_VARIANCE_FLOOR * np.average(
+    variance = np.average(
         np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight
     )
+    return fit_error_statistics(np.square(X - X_hat), Z, variance, weight)
+
+
+def fit_error_statistics(residual2, Z, variance, weight=None):
+    """The statistics of the training rows from their squared residuals and codes.
+
+    ``variance`` is each column's variance (or scale), of which a small
+    fraction floors the residual variance.
+    """
+    eps = np.finfo(np.float64).eps
+    floor = _RESIDUAL_VARIANCE_FLOOR * variance
     residual_variance = np.maximum(
         np.average(residual2, axis=0, weights=weight), np.maximum(floor, eps)
     )
@@ -111,7 +145,12 @@ def fit_term_statistics(X, Z, X_hat, weight=None):
 
 def normalised_terms(X, Z, X_hat, statistics):
     """``R / median R`` and ``L / median L`` of the rows of X, each of shape (n_samples,)."""
-    reconstruction = (np.square(X - X_hat) / statistics.residual_variance).sum(axis=1)
+    return normalised_error_terms(np.square(X - X_hat), Z, statistics)
+
+
+def normalised_error_terms(residual2, Z, statistics):
+    """:func:`normalised_terms` from squared residuals and codes."""
+    reconstruction = (residual2 / statistics.residual_variance).sum(axis=1)
     latent = mahalanobis_squared(Z, statistics.latent_mean, statistics.latent_precision)
     return (
         reconstruction / statistics.reconstruction_median,
@@ -124,7 +163,12 @@ def feature_attributions(X, X_hat, statistics):
 
     ``(x_j - x̂_j)² / (s_j² · median R)``: the row sums are ``R / median R``.
     """
-    return np.square(X - X_hat) / (statistics.residual_variance * statistics.reconstruction_median)
+    return error_attributions(np.square(X - X_hat), statistics)
+
+
+def error_attributions(residual2, statistics):
+    """:func:`feature_attributions` from squared residuals."""
+    return residual2 / (statistics.residual_variance * statistics.reconstruction_median)
 
 
 def latent_statistics(Z, weight=None):

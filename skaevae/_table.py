@@ -190,6 +190,28 @@ class TableEncoder:
         """The table columns of the model space, in its order."""
         return [name for kind in COLUMN_TYPES for name in self.groups_[kind]]
 
+    def column_of_each_model_column(self):
+        """The table column each model-space column encodes, ``layout.width`` names."""
+        owners = []
+        for name in self.model_columns():
+            kind = self.types_[name]
+            width = len(self.params_[name]["categories"]) if kind == "categorical" else 1
+            owners += [name] * width
+        return owners
+
+    def sum_by_column(self, values):
+        """Per-model-column ``values`` ``(n, width)`` summed into table columns ``(n, n_features)``.
+
+        ``values`` may also have one column per modelled table column (a
+        categorical column's values already summed). A column with one value
+        in training has no model column: its sum is 0.
+        """
+        owners = self.model_columns()
+        if values.shape[1] != len(owners):
+            owners = self.column_of_each_model_column()
+        owners = np.asarray(owners, dtype=object)
+        return np.column_stack([values[:, owners == name].sum(axis=1) for name in self.columns_])
+
     def _check_dtype(self, name, column):
         fitted, dtype = self.dtypes_[name], column.dtype
 
