@@ -129,6 +129,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         Names of features seen during :term:`fit`, when X has string column
         names.
 
+    column_types_ : dict or None
+        The type of each column of a mixed table (``"continuous"``,
+        ``"integer"``, ``"binary"`` or ``"categorical"``), by name; ``None``
+        when X was one float matrix. See ``column_types``.
+
     See Also
     --------
     VAETransformer : Variational autoencoder, a generative model with a
@@ -255,6 +260,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            ``-mean_j (x_j - x̂_j)²`` per row.
+            ``-mean_j (x_j - x̂_j)²`` per row. For a mixed table, minus the
+            mean over columns of the squared standardised error (numeric
+            columns) and the cross-entropy in nats (binary and categorical
+            columns).
         """
         return super().score_samples(X)

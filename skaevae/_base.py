@@ -338,10 +338,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data. Standardise features first (e.g. with
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training data. Standardise a float matrix first (e.g. with
             :class:`~sklearn.preprocessing.StandardScaler`): the defaults are
-            chosen for features of unit scale.
+            chosen for features of unit scale. A DataFrame with boolean or
+            categorical columns (or any X with ``column_types``) is a mixed
+            table, which the model standardises and encodes itself.
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -533,8 +535,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features)
-            The decoded rows.
+        X_original : ndarray or DataFrame of shape (n_samples, n_features)
+            The decoded rows; for a mixed table, in its schema (a DataFrame
+            with the fitted columns and dtypes if it was fitted on one): the
+            most likely value of binary and categorical columns, the
+            expected value of numeric ones, integer columns rounded.
         """
         check_is_fitted(self)
         Z = check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
@@ -626,8 +631,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
-            Generated rows (float32).
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            Generated rows (float32); for a mixed table, in its schema (see
+            :meth:`inverse_transform`).
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:

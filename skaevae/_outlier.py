@@ -344,8 +344,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; it may contain outliers (unsupervised use).
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training data; it may contain outliers (unsupervised use). A
+            DataFrame with boolean or categorical columns is read as a mixed
+            table: the default networks see its numeric columns standardised
+            and its categories one-hot coded; an
+            :class:`AutoencoderTransformer` or :class:`VAETransformer` given
+            as ``estimator`` reads it itself. Other estimators need it
+            encoded first.
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -543,7 +549,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         reconstruction term is the larger of the two (the others are flagged
         by their latent term).
         A large value says the model could not predict that feature from the
-        others. The latent term (extreme but well-reconstructed rows) is not
+        others. For a mixed table there is one attribution per column: a
+        categorical column's one-hot block is summed into one number. The latent term (extreme but well-reconstructed rows) is not
         attributed to features.
 
         Parameters

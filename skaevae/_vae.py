@@ -137,6 +137,11 @@ class VAETransformer(BaseAutoencoder):
         Names of features seen during :term:`fit`, when X has string column
         names.
 
+    column_types_ : dict or None
+        The type of each column of a mixed table (``"continuous"``,
+        ``"integer"``, ``"binary"`` or ``"categorical"``), by name; ``None``
+        when X was one float matrix. See ``column_types``.
+
     See Also
     --------
     AutoencoderTransformer : Deterministic autoencoder.
@@ -302,7 +307,10 @@ class VAETransformer(BaseAutoencoder):
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
-            Estimated ``log p(x)`` of each row.
+            Estimated ``log p(x)`` of each row. For a mixed table, the
+            log-density of the continuous columns in their own units (not
+            standardised ones) plus the log-probability of the integer,
+            binary and categorical values.
         """
         return super().score_samples(X)
 
@@ -320,9 +328,11 @@ class VAETransformer(BaseAutoencoder):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
+        X : ndarray or DataFrame of shape (n_samples, n_features)
             Generated rows (float32): decoded prior draws plus the decoder's
             Gaussian output noise. ``inverse_transform`` of prior draws gives
-            the noise-free decoder means.
+            the noise-free decoder means. For a mixed table, a draw from
+            each column's likelihood, in the table's schema (a DataFrame
+            with the fitted columns and dtypes if it was fitted on one).
         """
         return super().sample(n_samples=n_samples, random_state=random_state)
