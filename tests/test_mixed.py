@@ -274,3 +274,20 @@ def test_mixed_vae_beats_one_hot_gaussian_on_held_out_likelihood():
     jacobian = np.log(encoder.named_transformers_["standardscaler"].scale_).sum()
     one_hot_score = gaussian.score(encoder.transform(test)) - jacobian
     assert mixed.score(test) > one_hot_score
+
+
+def test_tags_and_a_users_own_scaler_in_front():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+
+    tags = VAETransformer().__sklearn_tags__()
+    assert tags.input_tags.categorical and tags.input_tags.string
+    X = _table()
+    scale_numbers = ColumnTransformer(
+        [("scale", StandardScaler(), ["x", "count"])],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    pipe = make_pipeline(scale_numbers, VAETransformer(max_iter=5, random_state=0)).fit(X)
+    assert pipe[-1].column_types_["x"] == "continuous"
+    assert pipe.transform(X).shape == (len(X), 2)
