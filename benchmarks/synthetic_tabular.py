@@ -40,8 +40,9 @@ Run (SDV and SDMetrics are benchmark-only, never package dependencies)::
 
 About 5 minutes on 2 cores. ``--methods skaevae`` runs one method;
 ``--tables`` a subset; ``--n-modes 1`` (an ablation) gives the mixed model one
-Gaussian per numeric column instead of a mixture. Writes ``benchmarks/results/synthetic_tabular.md`` and
-``.csv`` (only for a run of every method on every table).
+Gaussian per numeric column instead of a mixture. Writes
+``benchmarks/results/synthetic_tabular.md`` and ``.csv`` (only for a run of
+every method on every table).
 """
 
 import argparse
