@@ -550,8 +550,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         by their latent term).
         A large value says the model could not predict that feature from the
         others. For a mixed table there is one attribution per column: a
-        categorical column's one-hot block is summed into one number. The latent term (extreme but well-reconstructed rows) is not
-        attributed to features.
+        categorical column's one-hot block is summed into one number. The
+        latent term (extreme but well-reconstructed rows) is not attributed to
+        features.
 
         Parameters
         ----------

@@ -25,8 +25,29 @@ def _is_categorical_dtype(dtype):
     )
 
 
+# Most decimals a continuous column's values are rounded to on the way out.
+MAX_DECIMALS = 6
+
+
+def _is_whole(values):
+    return bool(np.all(values == np.round(values)))
+
+
+def decimals_of(values):
+    """The fewest decimals (at most ``MAX_DECIMALS``) that write every value exactly, or None."""
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(values))
+    for decimals in range(MAX_DECIMALS + 1):
+        if np.all(np.abs(values - np.round(values, decimals)) <= tolerance):
+            return decimals
+    return None
+
+
 def infer_column_type(series):
-    """The type of a column from its dtype: bool → binary, int → integer, and so on."""
+    """The type of a column from its dtype: bool → binary, int → integer, and so on.
+
+    A float column whose values are all whole numbers is an integer column
+    (pandas stores an integer column with missing values as floats).
+    """
     dtype = series.dtype
     if types.is_bool_dtype(dtype):
         return "binary"
@@ -35,6 +56,9 @@ def infer_column_type(series):
     if types.is_integer_dtype(dtype):
         return "integer"
     if types.is_float_dtype(dtype):
+        values = series.dropna().to_numpy(dtype=np.float64)
+        if len(values) and np.isfinite(values).all() and _is_whole(values):
+            return "integer"
         return "continuous"
     raise ValueError(
         f"Column {series.name!r} has dtype {dtype}, which is not supported: columns must be "
@@ -166,6 +190,8 @@ class TableEncoder:
                 "std": std if std > 0 else 1.0,
                 "low": float(data.min()),
                 "high": float(data.max()),
+                # Continuous values come back with the decimals seen in fit.
+                "decimals": decimals_of(data) if kind == "continuous" else 0,
             }
         if kind == "binary":
             if len(values) != 2:
@@ -273,8 +299,10 @@ class TableEncoder:
     def decode(self, M):
         """Model-space rows (means or draws) as rows of the fitted table.
 
-        Numeric columns are unstandardised (integer columns rounded and
-        clipped to the range seen in fit); binary columns take the value of
+        Numeric columns are unstandardised, clipped to the range seen in fit
+        and rounded to the decimals seen in fit (integer columns to whole
+        numbers; a continuous column whose values need more than
+        ``MAX_DECIMALS`` decimals is not rounded); binary columns take the value of
         probability ≥ ½; categorical columns the category of highest value.
         Returns a DataFrame if the encoder was fitted on one, else an array.
         """
@@ -285,8 +313,9 @@ class TableEncoder:
             kind, params = self.types_[name], self.params_[name]
             if kind in ("continuous", "integer"):
                 values = M[:, position].astype(np.float64) * params["std"] + params["mean"]
-                if kind == "integer":
-                    values = np.clip(np.round(values), params["low"], params["high"])
+                values = np.clip(values, params["low"], params["high"])
+                if params["decimals"] is not None:
+                    values = np.round(values, params["decimals"])
                 data[name] = values
                 position += 1
             elif kind == "binary":

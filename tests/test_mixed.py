@@ -291,3 +291,24 @@ def test_tags_and_a_users_own_scaler_in_front():
     pipe = make_pipeline(scale_numbers, VAETransformer(max_iter=5, random_state=0)).fit(X)
     assert pipe[-1].column_types_["x"] == "continuous"
     assert pipe.transform(X).shape == (len(X), 2)
+
+
+def test_values_come_back_in_the_columns_range_and_precision():
+    # Whole-number floats are integer columns (pandas stores an integer column
+    # with missing values as floats); continuous columns come back clipped to
+    # their training range with the decimals seen in fit.
+    X = _table().assign(
+        rating=lambda d: d["count"].astype(np.float64),
+        price=lambda d: np.round(d["x"] * 10 + 50, 2),
+    )
+    model = _fit(VAETransformer, X)
+    assert model.column_types_["rating"] == "integer"
+    assert model.column_types_["price"] == "continuous"
+    out = model.sample(500, random_state=0)
+    assert out["rating"].dtype == np.float64
+    np.testing.assert_array_equal(out["rating"], np.round(out["rating"]))
+    np.testing.assert_array_equal(out["price"], np.round(out["price"], 2))
+    assert out["price"].between(X["price"].min(), X["price"].max()).all()
+    # A declared type wins over the inference.
+    declared = _fit(VAETransformer, X, column_types={"rating": "continuous"})
+    assert declared.column_types_["rating"] == "continuous"
