@@ -162,12 +162,11 @@ def fit_one_hot(train, test):
 
 
 def fit_sdv(name):
-    from sdv.metadata import Metadata
-    from sdv.single_table import GaussianCopulaSynthesizer, TVAESynthesizer
-
-    cls = {"GaussianCopula": GaussianCopulaSynthesizer, "TVAE": TVAESynthesizer}[name]
-
     def fit(train, test):
+        from sdv.metadata import Metadata
+        from sdv.single_table import GaussianCopulaSynthesizer, TVAESynthesizer
+
+        cls = {"GaussianCopula": GaussianCopulaSynthesizer, "TVAE": TVAESynthesizer}[name]
         metadata = Metadata.detect_from_dataframes({"table": train}, infer_keys=None)
         synthesizer = cls(metadata)
         # SDV 2 takes and returns {table name: DataFrame}.

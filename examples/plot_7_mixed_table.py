@@ -14,7 +14,8 @@ then returns new rows in the table's own schema.
 
 The data are scikit-learn's wine recognition table: 178 wines from three
 cultivars, with 13 chemical measurements. Two of them, magnesium and proline,
-are whole numbers stored as floats; ``column_types`` says so.
+are whole numbers stored as floats, which makes them integer columns; the
+cultivar is added as a category.
 """
 
 # %%
@@ -37,13 +38,8 @@ print(X[["alcohol", "magnesium", "proline", "cultivar"]].head())
 # Fit and sample
 # --------------
 # No scaler and no encoder in front: the model does both. ``column_types_``
-# shows the type each column got.
-vae = VAETransformer(
-    n_components=4,
-    column_types={"magnesium": "integer", "proline": "integer"},
-    max_iter=300,
-    random_state=0,
-).fit(X)
+# shows the type each column got; ``column_types`` would override it.
+vae = VAETransformer(n_components=4, max_iter=300, random_state=0).fit(X)
 print({name: kind for name, kind in vae.column_types_.items() if kind != "continuous"})
 
 synthetic = vae.sample(len(X), random_state=0)
@@ -51,9 +47,9 @@ print(synthetic[["alcohol", "magnesium", "proline", "cultivar"]].head())
 print(synthetic.dtypes.value_counts())
 
 # %%
-# The synthetic rows have the table's columns and dtypes: magnesium and
-# proline are whole numbers within the range seen in training, and cultivar is
-# a category with the fitted categories. The codes are an ordinary float
+# The synthetic rows have the table's columns and dtypes: values within the
+# range seen in training, with as many decimals (magnesium and proline whole
+# numbers), and cultivar a category with the fitted categories. The codes are an ordinary float
 # matrix, as for any transformer:
 codes = vae.transform(X)
 print(codes.shape, vae.get_feature_names_out())
