@@ -49,6 +49,7 @@ import argparse
 import os
 import platform
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -295,6 +296,11 @@ def main():
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--tables", default=",".join(TABLES))
     parser.add_argument(
+        "--output",
+        default=None,
+        help="for a partial run or an ablation: write its rows to benchmarks/results/OUTPUT.md",
+    )
+    parser.add_argument(
         "--n-modes",
         type=int,
         default=None,
@@ -333,6 +339,22 @@ def main():
     results = pd.DataFrame(rows)
     if set(methods) == set(METHODS) and set(tables) == set(TABLES) and args.n_modes is None:
         report(results)
+    if args.output:
+        command = "python benchmarks/synthetic_tabular.py " + " ".join(arg for arg in sys.argv[1:])
+        lines = [
+            f"# Synthetic rows of mixed-type tables: {args.output}",
+            "",
+            f"Command: `{command}`  ",
+            f"Machine: {machine()}.",
+            "",
+            results.to_markdown(index=False, floatfmt=".3f"),
+            "",
+            results.groupby("method")[["quality", "auc", "cpu_s", "loglik"]]
+            .mean()
+            .to_markdown(floatfmt=".3f"),
+            "",
+        ]
+        (RESULTS / f"{args.output}.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
