@@ -122,6 +122,11 @@ class TableEncoder:
 
     def fit(self, X):
         frame = _as_frame(X)
+        if len(frame) < 2:
+            raise ValueError(
+                f"Found array with {len(frame)} sample(s) (shape={frame.shape}) while a "
+                "minimum of 2 is required."
+            )
         self.is_frame_ = isinstance(X, pd.DataFrame)
         self.columns_ = list(frame.columns)
         self.dtypes_ = dict(frame.dtypes)
@@ -135,9 +140,9 @@ class TableEncoder:
                 raise ValueError(f"Column {name!r} has no observed value: drop it before fitting.")
             if column.isna().any():
                 raise ValueError(
-                    f"Input X contains NaN in column {name!r}. {type(self).__name__} does not "
-                    "accept missing values; fill them first, e.g. with "
-                    "sklearn.impute.SimpleImputer, or drop the rows that have them."
+                    f"Input X contains NaN in column {name!r}. Missing values are not "
+                    "accepted; fill them first, e.g. with sklearn.impute.SimpleImputer, or "
+                    "drop the rows that have them."
                 )
             values = pd.unique(column)
             if len(values) == 1:
@@ -254,9 +259,18 @@ class TableEncoder:
 
     def encode(self, X, dtype=np.float64):
         """X (with the fitted columns) in model space, ``(n_samples, layout.width)``."""
-        frame = _as_frame(X, self.columns_ if not self.is_frame_ else None)
-        if not self.is_frame_:
-            frame.columns = self.columns_
+        if not isinstance(X, pd.DataFrame):
+            # An array (also after a fit on a DataFrame, as scikit-learn
+            # allows with a warning): its columns in the fitted order.
+            frame = _as_frame(X)
+            if frame.shape[1] != len(self.columns_):
+                raise ValueError(
+                    f"X has {frame.shape[1]} features, but the model is expecting "
+                    f"{len(self.columns_)} features as input."
+                )
+            frame = frame.set_axis(self.columns_, axis=1).infer_objects()
+        else:
+            frame = X
         n = len(frame)
         out = np.zeros((n, self.layout_.width), dtype=dtype)
         position = 0

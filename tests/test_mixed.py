@@ -312,3 +312,18 @@ def test_values_come_back_in_the_columns_range_and_precision():
     # A declared type wins over the inference.
     declared = _fit(VAETransformer, X, column_types={"rating": "continuous"})
     assert declared.column_types_["rating"] == "continuous"
+
+
+def test_too_few_rows_and_an_array_after_a_frame():
+    X = _table()
+    for rows in (0, 1):
+        with pytest.raises(ValueError, match=f"Found array with {rows} sample"):
+            _fit(VAETransformer, X.head(rows))
+    model = _fit(VAETransformer, X)
+    # An array with the fitted columns in order, as scikit-learn allows (with
+    # its warning about feature names).
+    with pytest.warns(UserWarning, match="valid feature names"):
+        codes = model.transform(X.to_numpy())
+    np.testing.assert_allclose(codes, model.transform(X))
+    with pytest.raises(ValueError, match="features"), pytest.warns(UserWarning):
+        model.transform(X.to_numpy()[:, :3])
