@@ -14,6 +14,11 @@ unobserved values out of the sum. ``sample`` turns standard noise of the kind
 the class names in ``noise`` (``"normal"`` or ``"uniform"``) into draws, so a
 caller can draw the noise for all rows at once, from its own generator, and
 get the same rows however it batches them.
+
+A mixed table's rows have one distribution per column (:class:`Mixed`, made
+by :class:`MixedLikelihood` from a :class:`~skaevae._layout.ColumnLayout`);
+its ``mask`` has one entry per table column, and its ``sample`` takes
+``n_noise`` uniform numbers per row.
 """
 
 import math

@@ -93,7 +93,10 @@ class VAEModule(nn.Module):
     linear heads. Prior: ``p(z) = N(0, I)``. Decoder: an MLP trunk whose
     output feeds the likelihood ``p(x | z)`` named by ``likelihood`` (a key
     of :data:`~skaevae._likelihoods.LIKELIHOODS`; by default a Gaussian with
-    one learned output scale per feature).
+    one learned output scale per feature), or, given a mixed table's
+    ``layout`` (a :class:`~skaevae._layout.ColumnLayout`), a
+    :class:`~skaevae._likelihoods.MixedLikelihood` with one distribution per
+    column.
     """
 
     def __init__(
