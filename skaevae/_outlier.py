@@ -414,6 +414,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             support = self.support_
             weight = support_weight(sample_weight, support)
             X_support = X if support.all() else X[support]
+            if self._mixed and not support.all() and routed_params is None:
+                # An estimator that reads the table itself sees every row,
+                # the screened-out ones with weight 0, so that it knows every
+                # category of X. (Under metadata routing the weights reach it
+                # only on request, so it sees the support rows alone.)
+                X_support = X
+                full = np.ones(n_samples) if sample_weight is None else sample_weight
+                weight = np.where(support, full, 0.0)
             estimator = self._make_estimator(len(X_support), n_features, seed)
             self._fit_model(estimator, X_support, weight, routed_params)
 

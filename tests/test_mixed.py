@@ -327,3 +327,17 @@ def test_too_few_rows_and_an_array_after_a_frame():
     np.testing.assert_allclose(codes, model.transform(X))
     with pytest.raises(ValueError, match="features"), pytest.warns(UserWarning):
         model.transform(X.to_numpy()[:, :3])
+
+
+def test_detector_with_our_estimator_knows_categories_of_screened_out_rows():
+    # A category carried only by rows the screen leaves out is still one the
+    # model has seen: those rows are scored, not refused.
+    X = _table()
+    X["label"] = X["label"].where(X.index >= 3, "rare")
+    X.loc[:2, "x"] = 40.0  # extreme: screened out with their rare label
+    detector = OutlierDetector(
+        AutoencoderTransformer(max_iter=10, random_state=0), support_fraction=0.9
+    ).fit(X)
+    assert not detector.support_[:3].any()
+    scores = detector.score_samples(X)
+    assert np.isfinite(scores).all() and scores[:3].max() < np.median(scores)
