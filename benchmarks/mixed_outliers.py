@@ -17,7 +17,8 @@ labels.
 - ``table, VAE log-lik``: ``OutlierDetector(VAETransformer(random_state=0),
   method="estimator")``, the per-column log-likelihood.
 
-Run: ``python benchmarks/mixed_outliers.py`` (about 3 minutes on 2 cores).
+Run: ``python benchmarks/mixed_outliers.py`` (about 3 minutes on 2 cores; pandas' markdown
+output needs ``tabulate``).
 Writes ``benchmarks/results/mixed_outliers.md``.
 """
 

@@ -35,7 +35,7 @@ training median and missing categories by the training mode.
 
 Run (SDV and SDMetrics are benchmark-only, never package dependencies)::
 
-    pip install torch==2.13.0 && pip install -e . "sdv==2.0.0"
+    pip install torch==2.13.0 && pip install -e . "sdv==2.0.0" tabulate
     python benchmarks/synthetic_tabular.py
 
 About 5 minutes on 2 cores. ``--methods skaevae`` runs one method;
