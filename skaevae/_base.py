@@ -29,7 +29,7 @@ from ._memory import inference_batch_rows
 from ._networks import check_pca_activation
 from ._params import constraints
 from ._pca import principal_axes
-from ._table import TableEncoder, is_mixed
+from ._table import TableEncoder, check_min_rows, is_mixed
 from ._training import (
     TrainingConfig,
     autocast,
@@ -174,11 +174,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=reset)
             X = self._table.encode(X, dtype=np.float32)
-            if X.shape[0] < 2:
-                raise ValueError(
-                    f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
-                    "minimum of 2 is required."
-                )
+            check_min_rows(X)
             if self.init == "pca":
                 raise ValueError(
                     "init='pca' needs one float matrix; a mixed table (categorical or "

@@ -33,15 +33,16 @@ from ._outlier_defaults import (
 from ._outlier_scores import (
     TermStatistics,
     codes_and_errors,
-    error_attributions,
+    column_variance,
     estimator_scores,
-    fit_error_statistics,
+    feature_attributions,
+    fit_term_statistics,
     has_reconstruction,
     is_mixed_model,
-    normalised_error_terms,
+    normalised_terms,
 )
 from ._outlier_screen import screen_anomaly, support_rows, support_weight
-from ._table import TableEncoder, is_mixed
+from ._table import TableEncoder, check_min_rows, is_mixed
 from ._validation import check_sample_weight, draw_seed
 
 
@@ -315,17 +316,15 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         statistics = terms = None
         if has_reconstruction(self.estimator_):
             Z, E = codes_and_errors(self.estimator_, X)
-            if is_mixed_model(self.estimator_):
-                # Standardised and categorical columns: the floor is absolute.
-                variance = np.ones(E.shape[1])
-            else:
-                variance = np.average(
-                    np.square(X - np.average(X, axis=0, weights=sample_weight)),
-                    axis=0,
-                    weights=sample_weight,
-                )
-            statistics = fit_error_statistics(E, Z, variance, sample_weight)
-            terms = normalised_error_terms(E, Z, statistics)
+            # A mixed table's model columns are standardised or categorical:
+            # their floor is absolute.
+            variance = (
+                np.ones(E.shape[1])
+                if is_mixed_model(self.estimator_)
+                else column_variance(X, sample_weight)
+            )
+            statistics = fit_term_statistics(E, Z, variance, sample_weight)
+            terms = normalised_terms(E, Z, statistics)
         (
             self.residual_variance_,
             self.latent_mean_,
@@ -381,11 +380,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             validate_data(self, X, skip_check_array=True)
             if self._table is not None:
                 X = self._table.encode(X)
-            if len(X) < 2:
-                raise ValueError(
-                    f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum "
-                    "of 2 is required."
-                )
+            check_min_rows(X)
         else:
             X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
             X = np.asarray(X, dtype=np.float64)
@@ -470,7 +465,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
         Z, E = codes_and_errors(self.estimator_, X)
-        reconstruction, latent = normalised_error_terms(E, Z, self._statistics())
+        reconstruction, latent = normalised_terms(E, Z, self._statistics())
         if self.method_ == "reconstruction":
             return -reconstruction
         if self.method_ == "latent":
@@ -583,7 +578,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 "reconstruction to attribute."
             )
         _, E = codes_and_errors(self.estimator_, X)
-        attributions = error_attributions(E, self._statistics())
+        attributions = feature_attributions(E, self._statistics())
         # A mixed table: one column per column of X (a categorical column's
         # one-hot block summed), in X's order.
         table = self._table if self._table is not None else getattr(self.estimator_, "_table", None)

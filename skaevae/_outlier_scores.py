@@ -112,19 +112,18 @@ class TermStatistics(NamedTuple):
     latent_median: float  # median of L over the training rows
 
 
-def fit_term_statistics(X, Z, X_hat, weight=None):
-    """The statistics of the (weighted) training rows X, with codes Z and reconstructions X_hat."""
-    variance = np.average(
-        np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight
-    )
-    return fit_error_statistics(np.square(X - X_hat), Z, variance, weight)
+def column_variance(X, weight=None):
+    """The (weighted, biased) variance of each column of X."""
+    return np.average(np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight)
 
 
-def fit_error_statistics(residual2, Z, variance, weight=None):
-    """The statistics of the training rows from their squared residuals and codes.
+def fit_term_statistics(residual2, Z, variance, weight=None):
+    """The statistics of the (weighted) training rows, from their squared residuals and codes.
 
-    ``variance`` is each column's variance (or scale), of which a small
-    fraction floors the residual variance.
+    ``residual2`` is ``(X - X̂)²`` (or, for a mixed table, the per-column
+    errors of :func:`codes_and_errors`), ``Z`` the codes, and ``variance``
+    each column's variance (or scale), a small fraction of which floors the
+    residual variance.
     """
     eps = np.finfo(np.float64).eps
     floor = _RESIDUAL_VARIANCE_FLOOR * variance
@@ -143,13 +142,9 @@ def fit_error_statistics(residual2, Z, variance, weight=None):
     )
 
 
-def normalised_terms(X, Z, X_hat, statistics):
-    """``R / median R`` and ``L / median L`` of the rows of X, each of shape (n_samples,)."""
-    return normalised_error_terms(np.square(X - X_hat), Z, statistics)
-
-
-def normalised_error_terms(residual2, Z, statistics):
-    """:func:`normalised_terms` from squared residuals and codes."""
+def normalised_terms(residual2, Z, statistics):
+    """``R / median R`` and ``L / median L`` of rows with squared residuals ``residual2``
+    and codes ``Z``, each of shape (n_samples,)."""
     reconstruction = (residual2 / statistics.residual_variance).sum(axis=1)
     latent = mahalanobis_squared(Z, statistics.latent_mean, statistics.latent_precision)
     return (
@@ -158,16 +153,11 @@ def normalised_error_terms(residual2, Z, statistics):
     )
 
 
-def feature_attributions(X, X_hat, statistics):
-    """Each feature's share of the normalised reconstruction term, of shape (n_samples, n_features).
+def feature_attributions(residual2, statistics):
+    """Each column's share of the normalised reconstruction term, of shape (n_samples, n_columns).
 
     ``(x_j - x̂_j)² / (s_j² · median R)``: the row sums are ``R / median R``.
     """
-    return error_attributions(np.square(X - X_hat), statistics)
-
-
-def error_attributions(residual2, statistics):
-    """:func:`feature_attributions` from squared residuals."""
     return residual2 / (statistics.residual_variance * statistics.reconstruction_median)
 
 

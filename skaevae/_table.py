@@ -77,6 +77,15 @@ def is_mixed(X, column_types):
     return any(types.is_bool_dtype(dtype) or _is_categorical_dtype(dtype) for dtype in X.dtypes)
 
 
+def check_min_rows(X):
+    """scikit-learn's error for a table with fewer than two rows."""
+    if len(X) < 2:
+        raise ValueError(
+            f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of 2 is "
+            "required."
+        )
+
+
 def _as_frame(X, columns=None):
     if isinstance(X, pd.DataFrame):
         return X
@@ -122,11 +131,7 @@ class TableEncoder:
 
     def fit(self, X):
         frame = _as_frame(X)
-        if len(frame) < 2:
-            raise ValueError(
-                f"Found array with {len(frame)} sample(s) (shape={frame.shape}) while a "
-                "minimum of 2 is required."
-            )
+        check_min_rows(frame)
         self.is_frame_ = isinstance(X, pd.DataFrame)
         self.columns_ = list(frame.columns)
         self.dtypes_ = dict(frame.dtypes)

@@ -8,6 +8,7 @@ from sklearn.decomposition import PCA
 from skaevae._outlier_scores import (
     SCORE_BLOCK_SIZE,
     blockwise,
+    column_variance,
     feature_attributions,
     fit_term_statistics,
     latent_statistics,
@@ -74,14 +75,14 @@ def test_term_statistics_normalise_the_training_rows(data):
     weight = np.r_[np.zeros(100), np.ones(101)]
     pca = PCA(n_components=2).fit(data)
     Z, X_hat = reconstruct(pca, data)
-    statistics = fit_term_statistics(data, Z, X_hat, weight)
     residual2 = np.square(data - X_hat)
+    statistics = fit_term_statistics(residual2, Z, column_variance(data, weight), weight)
     np.testing.assert_allclose(statistics.residual_variance, residual2[100:].mean(axis=0))
-    reconstruction, latent = normalised_terms(data, Z, X_hat, statistics)
+    reconstruction, latent = normalised_terms(residual2, Z, statistics)
     # Each term is divided by its median over the (weighted) training rows.
     assert np.median(reconstruction[100:]) == pytest.approx(1.0)
     assert np.median(latent[100:]) == pytest.approx(1.0)
     # The attributions are the reconstruction term, feature by feature.
-    attributions = feature_attributions(data, X_hat, statistics)
+    attributions = feature_attributions(residual2, statistics)
     np.testing.assert_allclose(attributions.sum(axis=1), reconstruction)
     assert (attributions >= 0).all()
