@@ -7,7 +7,6 @@ from ._losses import (
     MixedReconstructionLoss,
     ReconstructionLoss,
     column_reconstruction_errors,
-    squared_error,
 )
 from ._memory import chunk_rows
 from ._modules import AutoencoderModule
@@ -213,7 +212,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.verbose = verbose
 
     def _encode(self, x):
-        return self._module.encode(x)
+        return self._module.encode(*self._module.observed(x))
 
     def _criterion(self):
         layout = self._layout()
@@ -224,10 +223,14 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _score_batch(self, x):
         module = self._module
         layout = self._layout()
+        x, mask = module.observed(x)
+        raw = module.decoder(module.encode(x, mask))
         if layout is not None:
-            raw = module.decoder(module.encode(x))
-            return -column_reconstruction_errors(x, raw, layout).mean(dim=-1)
-        return -squared_error(x, module.decode(module.encode(x)))
+            errors = column_reconstruction_errors(x, raw, layout)
+        else:
+            errors = (x - raw).square()
+        # The mean over the observed entries (0 for a row with none).
+        return -(errors * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
 
     def _update_statistics(self, X, first_pass):
         # Mean and covariance of the codes, kept as running sums over the rows
@@ -263,6 +266,8 @@ class AutoencoderTransformer(BaseAutoencoder):
             ``-mean_j (x_j - x̂_j)²`` per row. For a mixed table, minus the
             mean over columns of the squared standardised error (numeric
             columns) and the cross-entropy in nats (binary and categorical
-            columns).
+            columns). With missing entries (NaN), the mean over the observed
+            entries, so rows with different numbers of holes compare on the
+            same scale; a row with nothing observed scores 0.
         """
         return super().score_samples(X)

@@ -43,7 +43,9 @@ from ._validation import (
     as_float32_tensor,
     check_finite_output,
     check_float32_range,
+    check_observed_columns,
     check_sample_weight,
+    column_means,
     draw_seed,
     local_random_state,
 )
@@ -117,6 +119,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "activation": self.activation,
             "dropout": self.dropout,
             "layout": self._layout(),
+            "missing": self._fitted_with_holes,
+            "fill": self._fill_values.tolist(),
         }
 
     def _criterion_params(self):
@@ -182,9 +186,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
         else:
             X = validate_data(
-                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, reset=reset
+                self,
+                X,
+                dtype=[np.float64, np.float32],
+                ensure_min_samples=2,
+                ensure_all_finite="allow-nan",
+                reset=reset,
             )
+            check_observed_columns(X, getattr(self, "feature_names_in_", None))
         check_float32_range(X)
+        if reset:
+            # Missing entries are filled with the training means (the encoder
+            # also reads where they are when the training data has holes).
+            missing = np.isnan(X)
+            self._fitted_with_holes = bool(missing.any())
+            self._fill_values = column_means(X, missing)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             raise ValueError(
@@ -214,6 +230,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
             if weight.sum() > 0:
                 sample_weight = weight
+        if np.isnan(X).any():
+            # PCA of the rows with their holes filled by the column means.
+            X = np.where(np.isnan(X), self._fill_values, X)
         mean, variances, components = principal_axes(X, sample_weight)
         k = self.n_components
         if len(components) < k:
@@ -296,7 +315,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         weight = None
         if sample_weight is not None:
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
-        batch = Batch(as_float32_tensor(X).to(device), weight)
+        batch = self._training_batch(X, weight, device)
         fit_net(net, batch, seed, init_module=init_module, epochs=None if first_pass else 1)
         del batch
 
@@ -304,6 +323,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._record_history(net, early_stopping, check_convergence=not incremental)
         self._update_statistics(X, first_pass)
         return self
+
+    def _training_batch(self, X, weight, device):
+        """The training rows as one :class:`~skaevae._batch.Batch` on ``device``.
+
+        Rows without holes travel as they are (a float32 X without a copy on
+        the CPU). With holes, the missing entries are filled with the module's
+        fill values and the batch carries the mask of observed entries, one
+        per table column.
+        """
+        missing = np.isnan(X)
+        if not missing.any():
+            return Batch(as_float32_tensor(X).to(device), weight)
+        fill = self._fill_values
+        x = np.where(missing, fill, X).astype(np.float32)
+        layout = self._layout()
+        if layout is not None:
+            missing = missing[:, layout.column_starts()]
+        mask = torch.from_numpy((~missing).astype(np.float32))
+        return Batch(torch.from_numpy(x).to(device), weight, mask.to(device))
 
     def _record_history(self, net, early_stopping, check_convergence):
         history = net.history
@@ -383,7 +421,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X,
             dtype=[np.float64, np.float32],
             reset=False,
-            ensure_all_finite=ensure_all_finite,
+            ensure_all_finite="allow-nan" if ensure_all_finite else False,
         )
 
     def _codes_and_column_errors(self, M):
@@ -395,8 +433,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         layout, module, k = self._layout(), self._module, self.n_components_
 
         def codes_and_errors(x):
-            z = self._encode(x)
-            return torch.cat([z, column_errors_from_mean(x, module.decode(z), layout)], dim=-1)
+            x, mask = module.observed(x)
+            z = module.encode(x, mask)
+            if isinstance(z, tuple):
+                z = z[0]
+            errors = column_errors_from_mean(x, module.decode(z), layout)
+            # Missing columns have no error: NaN, as in (X - X̂)² of a plain X.
+            errors = torch.where(mask > 0, errors, torch.nan)
+            return torch.cat([z, errors], dim=-1)
 
         out = self._map_batches(codes_and_errors, M, k + layout.n_columns, np.float64)
         return out[:, :k], out[:, k:]
@@ -459,11 +503,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 # A finite sum proves the batch finite; otherwise (NaN, inf,
                 # or an overflow of finite values) sklearn's exact check decides.
                 if check_finite and not torch.isfinite(x.sum()):
+                    # NaN marks a missing entry; infinity is an error.
                     assert_all_finite(
-                        X[start:stop], input_name="X", estimator_name=type(self).__name__
+                        X[start:stop],
+                        allow_nan=True,
+                        input_name="X",
+                        estimator_name=type(self).__name__,
                     )
-                    # X is finite, so its float32 copy overflowed (or only the sum did).
-                    if not torch.isfinite(x).all():
+                    # X has no infinity, so its float32 copy overflowed (or only the sum did).
+                    if torch.isinf(x).any():
                         check_float32_range(np.asarray(X[start:stop]))
                 y = fn(x)
                 if check_output is not None:
@@ -656,4 +704,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Mixed tables: categorical and string columns of a DataFrame.
         tags.input_tags.categorical = True
         tags.input_tags.string = True
+        # Missing entries (NaN) are left out of the likelihood.
+        tags.input_tags.allow_nan = True
         return tags

@@ -4,8 +4,8 @@ skorch hands each step an ``(X, y)`` pair; here ``X`` is a :class:`Batch` and
 ``y`` is ``None``, since an autoencoder's target is its own input. Modules
 take the record (``module(batch)``) and losses compare an output with it
 (``loss(output, batch)``), so what a step needs beyond the rows, such as
-per-row weights, travels in one place. A new per-row quantity (a missing-value
-mask, a condition) is one more field here.
+per-row weights and the mask of observed entries, travels in one place. A
+new per-row quantity (a condition) is one more field here.
 """
 
 from dataclasses import dataclass
@@ -25,10 +25,17 @@ class Batch:
     weight : torch.Tensor of shape (n,) or None, default=None
         Per-row weights of the training loss, scaled to mean 1 over the
         training data; ``None`` weighs rows equally.
+
+    mask : torch.Tensor of shape (n, n_columns) or None, default=None
+        1 where an entry is observed, 0 where it is missing, one entry per
+        column of the table (a categorical column's one-hot block is one
+        column); the missing entries of ``x`` hold fill values, which the
+        likelihood leaves out. ``None``: every entry is observed.
     """
 
     x: torch.Tensor
     weight: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
 
     def __len__(self):
         return len(self.x)
@@ -36,11 +43,11 @@ class Batch:
     def select(self, index):
         """The rows at ``index`` (a tensor of indices), gathered into a new record."""
         # index_select copies whole rows; on a CPU it gathers faster than x[index].
-        return Batch(
-            self.x.index_select(0, index),
-            None if self.weight is None else self.weight.index_select(0, index),
-        )
+        return Batch(*(None if t is None else t.index_select(0, index) for t in self._fields()))
+
+    def _fields(self):
+        return self.x, self.weight, self.mask
 
     def __getitem__(self, rows):
         """The rows in the slice ``rows``, as a new record of views."""
-        return Batch(self.x[rows], None if self.weight is None else self.weight[rows])
+        return Batch(*(None if t is None else t[rows] for t in self._fields()))

@@ -65,3 +65,8 @@ class ColumnLayout:
             slices.append(slice(start, start + n))
             start += n
         return slices
+
+    def column_starts(self):
+        """The first model column of each table column, ``n_columns`` indices."""
+        starts = list(range(self.n_numeric + self.n_binary))
+        return starts + [s.start for s in self.category_slices()]

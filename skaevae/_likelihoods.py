@@ -243,14 +243,22 @@ class Mixed:
         if layout.n_integer:
             low, high, half = self.integer_bounds.unbind(dim=-1)
             v = x[..., n_continuous:n_numeric]
-            lower = torch.where(v <= low + 0.5 * half, -_OPEN_END, v - half)[..., None]
-            upper = torch.where(v >= high - 0.5 * half, _OPEN_END, v + half)[..., None]
+            at_low = (v <= low + 0.5 * half)[..., None]
+            at_high = (v >= high - 0.5 * half)[..., None]
             loc = self.loc[..., n_continuous:, :]
             inv = scale_inv[..., n_continuous:, :]
-            alpha, beta = (lower - loc) * inv, (upper - loc) * inv
-            narrow = (beta - alpha) < _NARROW_BIN
+            # The bin's ends in units of each component's scale, as the value
+            # ± half a step: a column whose integers are far apart next to its
+            # spread (a tiny half step in model units) keeps its bin width,
+            # which v ± half would round away in float32.
+            centre = standardized[..., n_continuous:, :]
+            step = half[..., None] * inv
+            alpha = torch.where(at_low, (-_OPEN_END - loc) * inv, centre - step)
+            beta = torch.where(at_high, (_OPEN_END - loc) * inv, centre + step)
+            bin_width = torch.where(at_low | at_high, beta - alpha, 2.0 * step)
+            narrow = bin_width < _NARROW_BIN
             exact = _log_normal_cdf_difference(alpha, beta)
-            width = torch.where(narrow, beta - alpha, torch.ones_like(beta))
+            width = torch.where(narrow, bin_width, torch.ones_like(beta))
             approx = density[..., n_continuous:, :] + self.log_scale[..., n_continuous:, :]
             approx = approx + torch.log(width)
             mass = torch.where(narrow, approx, exact)

@@ -7,13 +7,25 @@ batch)``: a module's output dictionary and the :class:`~skaevae._batch.Batch`
 it came from.
 """
 
+import math
+
 import torch
 from torch import nn
 
+from ._likelihoods import gaussian_log_prob, standard_normal_log_prob
 
-def squared_error(x, x_hat):
-    """Mean squared reconstruction error of each row, shape ``(n,)``."""
-    return (x - x_hat).square().mean(dim=-1)
+
+def squared_error(x, x_hat, mask=None):
+    """Mean squared reconstruction error of each row, shape ``(n,)``.
+
+    With ``mask`` (1 where observed), missing entries count as zero error: the
+    sum over the observed entries, divided by the number of features, so
+    that every observed entry of the data weighs the same in training.
+    """
+    error = (x - x_hat).square()
+    if mask is not None:
+        error = error * mask
+    return error.mean(dim=-1)
 
 
 def kl_to_standard_normal(loc, log_scale):
@@ -28,7 +40,7 @@ class ReconstructionLoss(nn.Module):
     """Per-sample mean squared error of an autoencoder's output."""
 
     def forward(self, output, batch):
-        return squared_error(batch.x, output["x_loc"])
+        return squared_error(batch.x, output["x_loc"], batch.mask)
 
     def batch_mean(self, output, batch):
         """The mean of :meth:`forward` over the batch, in one reduction.
@@ -36,6 +48,8 @@ class ReconstructionLoss(nn.Module):
         Every row has the same number of features, so the mean of the rows'
         means is the mean over all entries.
         """
+        if batch.mask is not None:
+            return self(output, batch).mean()
         x = batch.x
         # Under bf16 autocast x_loc is bf16; older torch's mse_loss backward
         # does not promote, so the output is cast to x's dtype (a no-op in float32).
@@ -105,7 +119,10 @@ class MixedReconstructionLoss(nn.Module):
         self.layout = layout
 
     def forward(self, output, batch):
-        return column_reconstruction_errors(batch.x, output["x_loc"], self.layout).mean(dim=-1)
+        errors = column_reconstruction_errors(batch.x, output["x_loc"], self.layout)
+        if batch.mask is not None:
+            errors = errors * batch.mask
+        return errors.mean(dim=-1)
 
 
 class ELBOLoss(nn.Module):
@@ -125,11 +142,26 @@ class ELBOLoss(nn.Module):
 
     def terms(self, output, batch):
         """Negative log-likelihood and KL term of each row, two ``(n,)`` tensors."""
-        nll = -output["px"].log_prob(batch.x)
+        nll = -output["px"].log_prob(batch.x, batch.mask)
         kl = kl_to_standard_normal(output["z_loc"], output["z_log_scale"])
         return nll, kl
 
+    def importance_weighted(self, output, batch, weight):
+        """Minus the importance-weighted bound of each row, from K draws ``output["z"]``.
+
+        ``-log (1/K) Σ_k p(x | z_k) p(z_k)^w / q(z_k | x)^w`` with ``w`` the
+        KL weight: the IWAE bound (Burda et al., 2016), which MIWAE trains
+        on, tighter than the ELBO for K > 1.
+        """
+        z, loc, log_scale = output["z"], output["z_loc"], output["z_log_scale"]
+        log_ratio = standard_normal_log_prob(z) - gaussian_log_prob(z, loc, log_scale)
+        log_w = output["px"].log_prob(batch.x, batch.mask) + weight * log_ratio
+        return -(torch.logsumexp(log_w, dim=0) - math.log(z.shape[0]))
+
     def forward(self, output, batch):
+        weight = self.kl_weight if self.training else 1.0
+        if "z_draws" in output:
+            return self.importance_weighted(output, batch, weight * self.beta)
         nll, kl = self.terms(output, batch)
         # In training mode the warm-up weight scales the KL term; evaluation
         # (validation, monitoring) always uses the full objective.

@@ -4,6 +4,14 @@ These modules know nothing of scikit-learn or skorch. They take a
 :class:`~skaevae._batch.Batch` and return a dictionary of tensors (and, for
 the VAE, the likelihood object ``px``). Shapes: ``x`` is ``(n, n_features)``,
 ``z`` is ``(n, n_components)``.
+
+Missing entries: at inference ``x`` may hold NaN, which :meth:`observed`
+replaces by the module's fill values (the training means) while returning
+the mask of observed entries, one per table column; in training the batch
+carries both. A module built with ``missing=True`` (trained on data with
+holes) also reads which entries are missing: a bias-free linear map of the
+missing indicators ``1 - mask`` is added to its first layer's output,
+starting at zero, so a complete row goes through the network unchanged.
 """
 
 import math
@@ -19,6 +27,7 @@ from ._likelihoods import (
 )
 from ._losses import kl_to_standard_normal, mixed_output_mean
 from ._networks import (
+    ObservedEntries,
     as_tensor_like,
     check_pca_activation,
     embed_pca,
@@ -43,6 +52,8 @@ class AutoencoderModule(nn.Module):
         activation="relu",
         dropout=0.0,
         layout=None,
+        missing=False,
+        fill=None,
     ):
         super().__init__()
         widths = [n_features, *hidden_layer_sizes, n_components]
@@ -52,6 +63,11 @@ class AutoencoderModule(nn.Module):
         # log-odds and logits, and decode() turns them into values and
         # probabilities.
         self.layout = layout
+        self.entries = ObservedEntries(n_features, layout, fill, missing, widths[1])
+
+    def observed(self, x):
+        """``x`` with NaN replaced by fill values, and the mask of observed entries."""
+        return self.entries(x)
 
     def init_pca(self, mean, components, variances, noise_variance, activation):
         """Start from PCA: the network's reconstruction is PCA's, exactly.
@@ -71,9 +87,9 @@ class AutoencoderModule(nn.Module):
             linear_layers(self.encoder), linear_layers(self.decoder), mean, components, unit, paired
         )
 
-    def encode(self, x):
-        """The code of each row, ``(n, n_components)``."""
-        return self.encoder(x)
+    def encode(self, x, mask=None):
+        """The code of each row (holes filled, ``mask`` as in the batch), ``(n, n_components)``."""
+        return self.entries.first_layer_then(self.encoder, x, mask)
 
     def decode(self, z):
         """The reconstruction of each code, ``(n, n_features)``."""
@@ -82,7 +98,7 @@ class AutoencoderModule(nn.Module):
         return self.decoder(z)
 
     def forward(self, batch):
-        z = self.encode(batch.x)
+        z = self.encode(batch.x, batch.mask)
         return {"z": z, "x_loc": self.decoder(z)}
 
 
@@ -108,8 +124,14 @@ class VAEModule(nn.Module):
         dropout=0.0,
         likelihood="gaussian",
         layout=None,
+        missing=False,
+        fill=None,
+        n_train_draws=1,
     ):
         super().__init__()
+        # Codes drawn per row in training: more than one trains on the
+        # importance-weighted bound (IWAE) instead of the ELBO.
+        self.n_train_draws = n_train_draws
         hidden = list(hidden_layer_sizes)
         self.trunk = make_mlp([n_features, *hidden], activation, dropout, activate_last=True)
         width = hidden[-1] if hidden else n_features
@@ -124,10 +146,23 @@ class VAEModule(nn.Module):
             self.likelihood = MixedLikelihood(n_in, layout)
         else:
             self.likelihood = LIKELIHOODS[likelihood](n_in, n_features)
+        # Without a hidden layer the encoder is linear and reads the filled
+        # values only.
+        self.entries = ObservedEntries(
+            n_features, layout, fill, missing and bool(hidden), hidden[0] if hidden else None
+        )
 
-    def encode(self, x):
-        """Posterior parameters ``(z_loc, z_log_scale)``, each ``(n, n_components)``."""
-        h = self.trunk(x)
+    def observed(self, x):
+        """``x`` with NaN replaced by fill values, and the mask of observed entries."""
+        return self.entries(x)
+
+    def encode(self, x, mask=None):
+        """Posterior parameters ``(z_loc, z_log_scale)``, each ``(n, n_components)``.
+
+        ``x`` has its holes filled and ``mask`` marks the observed entries (see
+        :meth:`observed`); ``None`` means every entry is observed.
+        """
+        h = self.entries.first_layer_then(self.trunk, x, mask)
         # Bounding log σ keeps exp() finite on inputs far from the training data.
         return self.z_loc(h), self.z_log_scale(h).clamp(-10.0, 5.0)
 
@@ -174,16 +209,37 @@ class VAEModule(nn.Module):
         return self.generative(z).mean
 
     def forward(self, batch):
-        z_loc, z_log_scale = self.encode(batch.x)
+        z_loc, z_log_scale = self.encode(batch.x, batch.mask)
+        output = {"z_loc": z_loc, "z_log_scale": z_log_scale}
+        if self.training and self.n_train_draws > 1:
+            # K reparameterised draws per row, for the importance-weighted bound.
+            shape = (self.n_train_draws, *z_loc.shape)
+            eps = torch.randn(shape, dtype=z_loc.dtype, device=z_loc.device)
+            z = z_loc + torch.exp(z_log_scale) * eps
+            return {**output, "z": z, "z_draws": True, "px": self.generative(z)}
         if self.training:
             # Reparameterisation trick: z = μ + σ·ε, ε ~ N(0, I), so the draw is
             # differentiable in μ and σ.
             z = z_loc + torch.exp(z_log_scale) * torch.randn_like(z_loc)
         else:
             z = z_loc
-        return {"z": z, "z_loc": z_loc, "z_log_scale": z_log_scale, "px": self.generative(z)}
+        return {**output, "z": z, "px": self.generative(z)}
 
-    def importance_log_likelihood(self, x, eps):
+    def importance_log_weights(self, x, eps, mask=None):
+        """Log importance weights and codes of ``K`` draws per row.
+
+        ``log w_k = log p(x_obs | z_k) + log p(z_k) - log q(z_k | x_obs)`` with
+        ``z_k = μ(x) + σ(x)·ε_k``; returns ``log_w`` of shape ``(K, n)``,
+        the draws ``z`` of shape ``(K, n, n_components)`` and each draw's
+        likelihood object ``px``.
+        """
+        z_loc, z_log_scale = self.encode(x, mask)
+        z = z_loc + torch.exp(z_log_scale) * eps[:, None, :]
+        px = self.generative(z)
+        log_w = px.log_prob(x, mask) + standard_normal_log_prob(z)
+        return log_w - gaussian_log_prob(z, z_loc, z_log_scale), z, px
+
+    def importance_log_likelihood(self, x, eps, mask=None):
         """Importance-weighted estimate of ``log p(x)`` for each row, in nats.
 
         With ``K`` fixed standard-normal draws ``eps`` of shape
@@ -193,17 +249,11 @@ class VAEModule(nn.Module):
 
         the IWAE bound (Burda et al., 2016), which tightens the ELBO as ``K``
         grows. Fixed ``eps`` make the estimate a deterministic function of the
-        row. Returns ``(n,)``.
+        row. With ``mask``, the estimate is of ``log p(x_obs)``, the observed
+        entries' marginal likelihood. Returns ``(n,)``.
         """
-        z_loc, z_log_scale = self.encode(x)
-        n_draws = eps.shape[0]
-        # z: (K, n, n_components)
-        z = z_loc + torch.exp(z_log_scale) * eps[:, None, :]
-        log_px_z = self.generative(z).log_prob(x)
-        log_pz = standard_normal_log_prob(z)
-        log_qz_x = gaussian_log_prob(z, z_loc, z_log_scale)
-        log_w = log_px_z + log_pz - log_qz_x  # (K, n)
-        return torch.logsumexp(log_w, dim=0) - math.log(n_draws)
+        log_w = self.importance_log_weights(x, eps, mask)[0]  # (K, n)
+        return torch.logsumexp(log_w, dim=0) - math.log(eps.shape[0])
 
     def kl(self, x):
         """KL(q(z | x) || p(z)) of each row, ``(n,)``."""

@@ -135,3 +135,45 @@ def embed_pca(encoder_layers, decoder_layers, mean, components, scale, paired):
     whiten = components / scale[:, None]
     embed_linear_map(encoder_layers, (whiten, -whiten @ mean), (identity, zeros), paired)
     embed_linear_map(decoder_layers, (identity, zeros), (components.T * scale, mean), paired)
+
+
+class ObservedEntries(nn.Module):
+    """Missing entries of a row: how the encoder reads them.
+
+    ``forward(x)`` replaces NaN in ``x`` (model space, ``n_features`` wide)
+    by ``fill`` (the training means) and returns the mask of observed
+    entries, one per table column: per model column for a plain matrix, per
+    column of ``layout`` for a mixed table (a categorical column's one-hot
+    block is missing as a whole). With ``missing``, a bias-free linear map
+    of the missing indicators ``1 - mask`` to ``first_width`` units, zero at
+    the start, is added to the output of the encoder's first layer
+    (:meth:`first_layer_then`).
+    """
+
+    def __init__(self, n_features, layout=None, fill=None, missing=False, first_width=None):
+        super().__init__()
+        fill = torch.zeros(n_features) if fill is None else torch.tensor(fill).float()
+        self.register_buffer("fill", fill)
+        if layout is None:
+            self.register_buffer("starts", None)
+            n_columns = n_features
+        else:
+            self.register_buffer("starts", torch.tensor(layout.column_starts(), dtype=torch.long))
+            n_columns = layout.n_columns
+        self.missing_input = None
+        if missing:
+            self.missing_input = nn.Linear(n_columns, first_width, bias=False)
+            nn.init.zeros_(self.missing_input.weight)
+
+    def forward(self, x):
+        observed = ~torch.isnan(x)
+        x = torch.where(observed, x, self.fill.to(x.dtype))
+        mask = observed if self.starts is None else observed[..., self.starts]
+        return x, mask.to(x.dtype)
+
+    def first_layer_then(self, stack, x, mask):
+        """``stack(x)``, with the missing indicators read at its first layer's output."""
+        if self.missing_input is None or mask is None or isinstance(stack, nn.Identity):
+            return stack(x)
+        h = stack[0](x) + self.missing_input(1.0 - mask)
+        return stack[1:](h)

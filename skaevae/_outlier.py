@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -262,7 +263,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         object screens for itself (it is fitted twice).
         """
         if self._is_default() and not self._mixed:
-            return make_default_screen(n_samples, n_features, weighted)
+            return make_default_screen(n_samples, n_features, weighted, self._holes)
         return self._make_estimator(n_samples, n_features, seed)
 
     def _resolve_method(self, estimator):
@@ -382,8 +383,15 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 X = self._table.encode(X)
             check_min_rows(X)
         else:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = validate_data(
+                self,
+                X,
+                dtype=[np.float64, np.float32],
+                ensure_min_samples=2,
+                ensure_all_finite="allow-nan",
+            )
             X = np.asarray(X, dtype=np.float64)
+        self._holes = bool(np.asarray(pd.isna(X)).any())
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         routed_params = (
@@ -450,6 +458,15 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
         return router
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Missing entries (NaN) are left out of the default networks' scores;
+        # an estimator object decides for itself.
+        tags.input_tags.allow_nan = (
+            self._is_default() or get_tags(self.estimator).input_tags.allow_nan
+        )
+        return tags
+
     # ------------------------------------------------------------ inference
 
     def _statistics(self):
@@ -490,7 +507,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if getattr(self, "_table", None) is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
             return self._table.encode(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite="allow-nan"
+        )
         return np.asarray(X, dtype=np.float64)
 
     def score_samples(self, X):

@@ -17,6 +17,7 @@ from sklearn.utils.metadata_routing import _routing_enabled
 from ._autoencoder import AutoencoderTransformer
 from ._pca import principal_axes
 from ._vae import VAETransformer
+from ._validation import column_means
 
 # A fixed budget of optimiser steps rather than of epochs keeps the cost flat
 # in n_samples: 200 steps are 200 epochs of a 200-row table but 2 epochs of
@@ -89,16 +90,17 @@ def make_default_network(kind, n_samples, n_features, seed, mixed=False):
     return make_pipeline(StandardScaler(), cls(**params))
 
 
-def make_default_screen(n_samples, n_features, weighted):
+def make_default_screen(n_samples, n_features, weighted, holes=False):
     """The screen of the default networks: PCA with their code width, after scaling.
 
     PCA is deterministic and takes one pass over the data, so the network is
     trained once, on the rows the screen keeps. With ``sample_weight``
-    (``weighted``) it is :class:`_WeightedPCA`, as scikit-learn's PCA takes no
-    weights.
+    (``weighted``) or missing entries (``holes``) it is :class:`_WeightedPCA`,
+    as scikit-learn's PCA takes neither.
     """
     n_components = min(default_n_components(n_features), n_samples)
-    pca = _WeightedPCA(n_components) if weighted else PCA(n_components=n_components)
+    custom = weighted or holes
+    pca = _WeightedPCA(n_components) if custom else PCA(n_components=n_components)
     return make_pipeline(StandardScaler(), pca)
 
 
@@ -125,18 +127,24 @@ def default_fit_params(pipeline, sample_weight):
 
 
 class _WeightedPCA(TransformerMixin, BaseEstimator):
-    """PCA that accepts ``sample_weight``: the screen of a weighted fit."""
+    """PCA that accepts ``sample_weight`` and missing entries: the screen of a weighted
+    fit, or of data with holes (NaN), which are filled with the column means."""
 
     def __init__(self, n_components):
         self.n_components = n_components
 
     def fit(self, X, y=None, sample_weight=None):
-        mean, _, components = principal_axes(np.asarray(X, dtype=np.float64), sample_weight)
+        X = np.asarray(X, dtype=np.float64)
+        missing = np.isnan(X)
+        if missing.any():
+            X = np.where(missing, column_means(X, missing), X)
+        mean, _, components = principal_axes(X, sample_weight)
         self.mean_, self.components_ = mean, components[: self.n_components]
         return self
 
     def transform(self, X):
-        return (X - self.mean_) @ self.components_.T
+        # A missing entry is at the mean: it adds nothing to the scores.
+        return np.nan_to_num(X - self.mean_, nan=0.0) @ self.components_.T
 
     def inverse_transform(self, X):
         # Named X, as in scikit-learn's PCA: metadata routing takes any other

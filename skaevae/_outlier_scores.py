@@ -10,7 +10,10 @@ code, the terms are
 - latent, ``L(x) = (z - μ)ᵀ Σ⁻¹ (z - μ)``, with ``μ`` and ``Σ`` the mean and
   covariance of the training codes;
 
-each divided by its median over the training rows.
+each divided by its median over the training rows. A missing entry of x
+(NaN in the residuals) is left out of ``R``, whose sum over the observed
+entries is scaled by ``n_features / n_observed``, so that a row with holes
+is on the same scale as a complete one.
 """
 
 from typing import NamedTuple
@@ -89,13 +92,42 @@ def codes_and_errors(estimator, X):
 
 
 def estimator_scores(estimator, X):
-    """``estimator.score_samples`` of the rows of X, in float64."""
+    """``estimator.score_samples`` of the rows of X, in float64.
+
+    A :class:`~skaevae.VAETransformer`'s log-likelihood of a row with missing
+    entries covers its observed entries only; it is scaled by ``n_columns /
+    n_observed``, so that rows with different numbers of holes compare on
+    one scale (the log-likelihood per observed entry, times the number of
+    columns).
+    """
     if is_mixed_model(estimator):
         M = estimator._check_input(X)
         (scores,) = blockwise(lambda block: (estimator._score_encoded(block),), M)
-        return scores.astype(np.float64)
-    (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
-    return scores.astype(np.float64)
+    else:
+        (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
+    scores = scores.astype(np.float64)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if type(final).__name__ == "VAETransformer":
+        missing = X.isna().to_numpy() if hasattr(X, "isna") else np.isnan(X)
+        n_observed = (~missing).sum(axis=1)
+        scores = scores * (missing.shape[1] / np.maximum(n_observed, 1))
+    return scores
+
+
+def _observed_share(residual2):
+    """Missing entries (NaN) as 0, and each row's factor ``n_columns / n_observed``."""
+    missing = np.isnan(residual2)
+    if not missing.any():
+        return residual2, None
+    n_observed = (~missing).sum(axis=1)
+    factor = np.where(n_observed > 0, residual2.shape[1] / np.maximum(n_observed, 1), 0.0)
+    return np.where(missing, 0.0, residual2), factor
+
+
+def _reconstruction_term(residual2, residual_variance):
+    values, factor = _observed_share(residual2)
+    term = (values / residual_variance).sum(axis=1)
+    return term if factor is None else term * factor
 
 
 class TermStatistics(NamedTuple):
@@ -113,8 +145,8 @@ class TermStatistics(NamedTuple):
 
 
 def column_variance(X, weight=None):
-    """The (weighted, biased) variance of each column of X."""
-    return np.average(np.square(X - np.average(X, axis=0, weights=weight)), axis=0, weights=weight)
+    """The (weighted, biased) variance of each column of X, over its observed entries."""
+    return observed_average(np.square(X - observed_average(X, weight)), weight)
 
 
 def fit_term_statistics(residual2, Z, variance, weight=None):
@@ -128,10 +160,10 @@ def fit_term_statistics(residual2, Z, variance, weight=None):
     eps = np.finfo(np.float64).eps
     floor = _RESIDUAL_VARIANCE_FLOOR * variance
     residual_variance = np.maximum(
-        np.average(residual2, axis=0, weights=weight), np.maximum(floor, eps)
+        observed_average(residual2, weight), np.maximum(np.nan_to_num(floor), eps)
     )
     latent_mean, latent_precision = latent_statistics(Z, weight)
-    reconstruction = (residual2 / residual_variance).sum(axis=1)
+    reconstruction = _reconstruction_term(residual2, residual_variance)
     latent = mahalanobis_squared(Z, latent_mean, latent_precision)
     return TermStatistics(
         residual_variance,
@@ -145,7 +177,7 @@ def fit_term_statistics(residual2, Z, variance, weight=None):
 def normalised_terms(residual2, Z, statistics):
     """``R / median R`` and ``L / median L`` of rows with squared residuals ``residual2``
     and codes ``Z``, each of shape (n_samples,)."""
-    reconstruction = (residual2 / statistics.residual_variance).sum(axis=1)
+    reconstruction = _reconstruction_term(residual2, statistics.residual_variance)
     latent = mahalanobis_squared(Z, statistics.latent_mean, statistics.latent_precision)
     return (
         reconstruction / statistics.reconstruction_median,
@@ -157,8 +189,21 @@ def feature_attributions(residual2, statistics):
     """Each column's share of the normalised reconstruction term, of shape (n_samples, n_columns).
 
     ``(x_j - x̂_j)² / (s_j² · median R)``: the row sums are ``R / median R``.
+    A missing entry is attributed 0, and a row's observed entries are scaled
+    by ``n_columns / n_observed``, as in ``R``.
     """
-    return residual2 / (statistics.residual_variance * statistics.reconstruction_median)
+    values, factor = _observed_share(residual2)
+    shares = values / (statistics.residual_variance * statistics.reconstruction_median)
+    return shares if factor is None else shares * factor[:, None]
+
+
+def observed_average(values, weight=None):
+    """The (weighted) mean of each column over its observed (non-NaN) entries."""
+    observed = ~np.isnan(values)
+    w = np.ones(len(values)) if weight is None else weight
+    w = observed * w[:, None]
+    total = w.sum(axis=0)
+    return (np.where(observed, values, 0.0) * w).sum(axis=0) / np.where(total > 0, total, 1.0)
 
 
 def latent_statistics(Z, weight=None):

@@ -68,13 +68,15 @@ def infer_column_type(series):
 
 
 def is_mixed(X, column_types):
-    """Whether X goes through a :class:`TableEncoder`: a DataFrame with a non-numeric column,
-    or any X when ``column_types`` is given."""
+    """Whether X goes through a :class:`TableEncoder`: a DataFrame with a categorical
+    (category, object or string) column, or any X when ``column_types`` is given."""
     if column_types is not None:
         return True
     if not isinstance(X, pd.DataFrame):
         return False
-    return any(types.is_bool_dtype(dtype) or _is_categorical_dtype(dtype) for dtype in X.dtypes)
+    # Boolean columns alone do not make a table mixed: with numeric columns
+    # they are one float matrix of 0/1 values, as scikit-learn reads them.
+    return any(_is_categorical_dtype(dtype) for dtype in X.dtypes)
 
 
 def check_min_rows(X):
@@ -131,6 +133,9 @@ class TableEncoder:
 
     def fit(self, X):
         frame = _as_frame(X)
+        if not isinstance(X, pd.DataFrame):
+            # An object array: each column's own dtype, as encode reads it.
+            frame = frame.infer_objects()
         check_min_rows(frame)
         self.is_frame_ = isinstance(X, pd.DataFrame)
         self.columns_ = list(frame.columns)
@@ -140,14 +145,12 @@ class TableEncoder:
         self.constant_ = {}
         groups = {kind: [] for kind in COLUMN_TYPES}
         for name, kind in self.types_.items():
-            column = frame[name]
-            if column.isna().all():
-                raise ValueError(f"Column {name!r} has no observed value: drop it before fitting.")
-            if column.isna().any():
+            # Missing entries (NaN, None, pd.NA) are left out of the column's statistics.
+            column = frame[name].dropna()
+            if len(column) == 0:
                 raise ValueError(
-                    f"Input X contains NaN in column {name!r}. Missing values are not "
-                    "accepted; fill them first, e.g. with sklearn.impute.SimpleImputer, or "
-                    "drop the rows that have them."
+                    f"Column {name!r} has no observed value (only missing entries): drop it "
+                    "before fitting."
                 )
             values = pd.unique(column)
             if len(values) == 1:
@@ -175,9 +178,13 @@ class TableEncoder:
             raise ValueError("Every column of X has a single value: there is nothing to model.")
         # Log-determinant of the standardisation of the continuous columns:
         # a density in model units plus this is a density in X's units.
-        self.log_jacobian_ = -float(
-            sum(np.log(self.params_[n]["std"]) for n in groups["continuous"])
+        self.column_log_jacobians_ = np.array(
+            [
+                -np.log(self.params_[n]["std"]) if self.types_[n] == "continuous" else 0.0
+                for n in self.model_columns()
+            ]
         )
+        self.log_jacobian_ = float(self.column_log_jacobians_.sum())
         return self
 
     @staticmethod
@@ -189,7 +196,7 @@ class TableEncoder:
                     f"Column {name!r} is {kind} but has dtype {dtype}; {kind} columns must "
                     "be numeric."
                 )
-            data = column.to_numpy(dtype=np.float64)
+            data = column.to_numpy(dtype=np.float64, na_value=np.nan)
             if kind == "integer" and not np.array_equal(data, np.round(data)):
                 raise ValueError(
                     f"Column {name!r} is integer but holds values that are not whole numbers."
@@ -279,39 +286,49 @@ class TableEncoder:
         n = len(frame)
         out = np.zeros((n, self.layout_.width), dtype=dtype)
         position = 0
+        for name, value in self.constant_.items():
+            self._check_dtype(name, frame[name])
+            self._check_categories(name, frame[name], np.asarray([value], dtype=object))
         for name in self.model_columns():
             column = frame[name]
             self._check_dtype(name, column)
-            if column.isna().any():
-                raise ValueError(
-                    f"Input X contains NaN in column {name!r}; fill missing values first, e.g. "
-                    "with sklearn.impute.SimpleImputer."
-                )
+            # Missing entries stay NaN (a whole one-hot block for a category).
+            missing = column.isna().to_numpy()
             kind, params = self.types_[name], self.params_[name]
             if kind in ("continuous", "integer"):
-                data = column.to_numpy(dtype=np.float64)
-                if not np.isfinite(data).all():
+                data = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                if np.isinf(data).any():
                     raise ValueError(
                         f"Input X contains infinity or a value too large in column {name!r}."
                     )
                 out[:, position] = (data - params["mean"]) / params["std"]
                 position += 1
                 continue
-            categories = params["categories"]
-            codes = pd.Index(categories).get_indexer(column.to_numpy(dtype=object))
-            if (codes < 0).any():
-                unknown = pd.unique(column.to_numpy(dtype=object)[codes < 0])
-                raise ValueError(
-                    f"Found unknown categories {list(unknown)[:10]} in column {name!r} during "
-                    f"transform; the categories seen in fit are {list(categories)}."
-                )
+            codes = self._check_categories(name, column, params["categories"])
             if kind == "binary":
-                out[:, position] = codes
+                out[:, position] = np.where(missing, np.nan, codes)
                 position += 1
             else:
-                out[np.arange(n), position + codes] = 1.0
-                position += len(categories)
+                width = len(params["categories"])
+                rows = np.flatnonzero(~missing)
+                out[rows, position + codes[rows]] = 1.0
+                out[missing, position : position + width] = np.nan
+                position += width
         return out
+
+    @staticmethod
+    def _check_categories(name, column, categories):
+        """The code of each value of ``column`` among ``categories`` (-1 where missing)."""
+        values = column.to_numpy(dtype=object)
+        codes = pd.Index(categories).get_indexer(values)
+        unknown = (codes < 0) & ~column.isna().to_numpy()
+        if unknown.any():
+            unknown = pd.unique(values[unknown])
+            raise ValueError(
+                f"Found unknown categories {list(unknown)[:10]} in column {name!r} during "
+                f"transform; the categories seen in fit are {list(categories)}."
+            )
+        return codes
 
     # ------------------------------------------------------------- decoding
 

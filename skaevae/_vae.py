@@ -1,5 +1,6 @@
 """VAETransformer: a variational autoencoder as a scikit-learn transformer."""
 
+import numpy as np
 import torch
 
 from ._base import BaseAutoencoder
@@ -233,8 +234,16 @@ class VAETransformer(BaseAutoencoder):
         self.random_state = random_state
         self.verbose = verbose
 
+    # Codes drawn per row in training; more than one trains on the
+    # importance-weighted bound (VAEImputer sets it on its VAE).
+    _n_train_draws = 1
+
     def _module_params(self, n_features):
-        return {**super()._module_params(n_features), "likelihood": self._likelihood}
+        return {
+            **super()._module_params(n_features),
+            "likelihood": self._likelihood,
+            "n_train_draws": self._n_train_draws,
+        }
 
     def _criterion_params(self):
         return {"beta": self.beta}
@@ -247,7 +256,7 @@ class VAETransformer(BaseAutoencoder):
 
     def _encode(self, x):
         # The posterior mean μ(x): deterministic, unlike a draw from q(z | x).
-        return self._module.encode(x)[0]
+        return self._module.encode(*self._module.observed(x))[0]
 
     def _importance_draws(self):
         generator = torch.Generator().manual_seed(_IMPORTANCE_SEED)
@@ -255,11 +264,55 @@ class VAETransformer(BaseAutoencoder):
         return eps.to(self._device())
 
     def _score_batch(self, x):
-        log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws())
+        x, mask = self._module.observed(x)
+        log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws(), mask)
         if self._table is not None:
-            # Densities of continuous columns in X's units, not standardised ones.
-            log_likelihood = log_likelihood + self._table.log_jacobian_
+            # Densities of continuous columns in X's units, not standardised
+            # ones: the log-Jacobian of each observed column.
+            jacobian = torch.as_tensor(self._table.column_log_jacobians_, device=x.device)
+            log_likelihood = log_likelihood + (mask * jacobian.to(x.dtype)).sum(dim=-1)
         return log_likelihood
+
+    def _impute_encoded(self, M, n_draws=N_IMPORTANCE_SAMPLES, rng=None):
+        """Model-space rows ``M`` (NaN where missing) with every entry predicted.
+
+        ``n_draws`` codes per row are drawn from ``q(z | x_obs)`` and weighted
+        by ``w_k ∝ p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``, as MIWAE does
+        (Mattei & Frellsen, 2019). Without ``rng`` the draws are fixed and
+        the result is the weighted mean of the decoder's means, an estimate
+        of ``E[x | x_obs]`` (for a category, of its probabilities); with
+        ``rng`` (a ``RandomState``), one draw from ``p(x | x_obs)`` by
+        sampling importance resampling: a code picked with probability
+        ``w_k``, then a draw from ``p(x | z_k)``. Returns float64 rows.
+        """
+        module = self._module
+        width = self._n_model_features
+        if rng is None:
+            generator = torch.Generator().manual_seed(_IMPORTANCE_SEED)
+            eps = torch.randn(n_draws, self.n_components_, generator=generator)
+            inputs = M
+        else:
+            eps = torch.from_numpy(rng.standard_normal((n_draws, self.n_components_)))
+            pick = rng.uniform(size=(len(M), 1))
+            noise = self._sample_noise(len(M), rng)
+            inputs = np.hstack([M, pick, noise])
+        eps = eps.float().to(self._device())
+
+        def impute(batch):
+            x, mask = module.observed(batch[:, :width])
+            log_w, _, px = module.importance_log_weights(x, eps, mask)
+            weight = torch.softmax(log_w, dim=0)  # (K, n)
+            if rng is None:
+                return (weight[..., None] * px.mean).sum(dim=0)
+            # Sampling importance resampling: one code per row, by weight.
+            pick, noise = batch[:, width : width + 1], batch[:, width + 1 :]
+            chosen = (torch.cumsum(weight, dim=0) < pick[:, 0]).sum(dim=0)
+            chosen = chosen.clamp(max=n_draws - 1)
+            draws = px.sample(noise=noise)  # (K, n, width)
+            index = chosen[None, :, None].expand(1, *draws.shape[1:])
+            return draws.gather(0, index)[0]
+
+        return self._map_batches(impute, inputs, width, np.float64, draws=n_draws)
 
     def _sample_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
@@ -310,7 +363,13 @@ class VAETransformer(BaseAutoencoder):
             Estimated ``log p(x)`` of each row. For a mixed table, the
             log-density of the continuous columns in their own units (not
             standardised ones) plus the log-probability of the integer,
-            binary and categorical values.
+            binary and categorical values. With missing entries (NaN), the
+            marginal log-likelihood of the observed entries, ``log
+            p(x_obs)``: a row with more holes has fewer terms, so its score
+            is usually higher and is not comparable with a complete row's
+            (divide by the number of observed entries for a per-entry
+            figure; :class:`OutlierDetector` does so). A row with nothing
+            observed scores about 0.
         """
         return super().score_samples(X)
 

@@ -40,10 +40,31 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_float32_range(X):
-    """Raise sklearn's error for finite values that overflow float32, the compute dtype."""
-    if X.dtype == np.float64 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+    """Raise sklearn's error for finite values that overflow float32, the compute dtype.
+
+    NaN (a missing entry) passes.
+    """
+    if X.dtype == np.float64 and X.size and (np.abs(X) > _FLOAT32_MAX).any():
         raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
     return X
+
+
+def check_observed_columns(X, feature_names=None):
+    """Raise when a column of X (with NaN for missing entries) has no observed value."""
+    empty = np.flatnonzero(np.isnan(X).all(axis=0)) if len(X) else []
+    if len(empty):
+        names = [feature_names[j] for j in empty] if feature_names is not None else empty.tolist()
+        raise ValueError(
+            f"Columns {names[:10]} of X have no observed value (only NaN): drop them before "
+            "fitting."
+        )
+
+
+def column_means(X, missing):
+    """The mean of each column of X over its observed (non-missing) entries."""
+    counts = (~missing).sum(axis=0)
+    sums = np.where(missing, 0.0, X).sum(axis=0, dtype=np.float64)
+    return sums / np.maximum(counts, 1)
 
 
 def check_finite_output(out, method, allow_inf=False):

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer, _fast
+from skaevae import AutoencoderTransformer, OutlierDetector, VAEImputer, VAETransformer, _fast
 from skaevae._fast import _onednn
 
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0, "device": "cpu"}
@@ -13,6 +13,7 @@ ESTIMATORS = [
     VAETransformer(**FAST, kl_warmup=1),
     VAETransformer(**FAST, kl_warmup=1, init="pca"),
     OutlierDetector(AutoencoderTransformer(**FAST, n_components=1)),
+    VAEImputer(hidden_layer_sizes=(8,), max_iter=3, n_draws=4, random_state=0, device="cpu"),
 ]
 
 _PCA_START_WEIGHTS = (

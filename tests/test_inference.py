@@ -114,11 +114,11 @@ def test_float32_batches_share_memory_with_input(X_large):
 
 
 @pytest.mark.parametrize("method", ["transform", "score_samples"])
-@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
-def test_non_finite_rows_in_a_later_batch_raise(fitted, X_large, method, value, message):
+def test_infinite_rows_in_a_later_batch_raise(fitted, X_large, method):
+    # NaN is a missing entry; infinity is an error, wherever it is.
     X = X_large.copy()
-    X[-1, 3] = value
-    with pytest.raises(ValueError, match=f"Input X contains {message}"):
+    X[-1, 3] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         getattr(fitted, method)(X)
 
 
@@ -133,7 +133,7 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
     isfinite = torch.isfinite
     monkeypatch.setattr(torch, "isfinite", lambda t: passes.append(t.shape) or isfinite(t))
     X = X_large.copy()
-    X[-1, 3] = np.nan
+    X[-1, 3] = np.inf
     expected = getattr(fitted, method)(X_large)
     assert (INFERENCE_BATCH_SIZE, X_large.shape[1]) not in passes  # summed, then checked
     n_batches = -(-len(X_large) // INFERENCE_BATCH_SIZE)
@@ -152,7 +152,7 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
         # float64 is cast to float32 batch by batch, so overflow is still checked.
         with pytest.raises(ValueError, match="too large for dtype\\('float32'\\)"):
             getattr(fitted, method)(np.full((3, X_large.shape[1]), 1e39))
-    with pytest.raises(ValueError, match="Input X contains NaN"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         getattr(fitted, method)(X)
 
 
@@ -199,7 +199,7 @@ def test_minus_inf_scores_pass_the_output_check_and_nan_scores_do_not(
     scores = fitted.score_samples(X)
     assert scores[5] == -np.inf and np.isfinite(np.delete(scores, 5)).all()
     assert exact_output_passes == []
-    X[-1, 0] = np.nan
+    X[-1, 0] = np.inf
     with sklearn.config_context(assume_finite=True):
         with pytest.raises(ValueError, match="score_samples produced non-finite values for 1 rows"):
             fitted.score_samples(X)

@@ -158,8 +158,6 @@ def test_bad_tables_are_refused_in_fit():
     X = _table()
     with pytest.raises(ValueError, match="Column 'x' has no observed value"):
         _fit(VAETransformer, X.assign(x=np.nan))
-    with pytest.raises(ValueError, match="contains NaN in column 'label'"):
-        _fit(VAETransformer, X.assign(label=X["label"].where(X.index > 0)))
     with pytest.raises(ValueError, match="dtype datetime64"):
         _fit(VAETransformer, X.assign(when=pd.Timestamp("2020-01-01")))
     with pytest.raises(ValueError, match="one of"):
@@ -343,3 +341,22 @@ def test_detector_with_our_estimator_knows_categories_of_screened_out_rows():
     assert not detector.support_[:3].any()
     scores = detector.score_samples(X)
     assert np.isfinite(scores).all() and scores[:3].max() < np.median(scores)
+
+
+def test_integer_column_with_a_wide_range_trains():
+    # Integers far apart next to their spread in model units (a range of
+    # 1e8): the bin of each value keeps its width in float32, so the loss
+    # and the scores stay finite.
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame(
+        {
+            "big": rng.integers(0, 10**8, n),
+            "group": rng.choice(["a", "b", "c"], n),
+            "x": rng.normal(size=n),
+        }
+    )
+    vae = VAETransformer(max_iter=20, hidden_layer_sizes=(16,), random_state=0).fit(X)
+    assert vae.column_types_["big"] == "integer"
+    assert np.isfinite(vae.loss_curve_).all()
+    assert np.isfinite(vae.score_samples(X)).all()

@@ -80,7 +80,7 @@ class TrainingStep:
     def __call__(self, batch, **fit_params):
         if not self._ready:
             self._prepare()
-        if self.fused and batch.weight is None and not fit_params:
+        if self.fused and batch.weight is None and batch.mask is None and not fit_params:
             loss = fused_reconstruction_loss(self.net.module_, batch.x)
             if loss is not None:
                 loss.backward()

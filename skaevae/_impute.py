@@ -1,0 +1,548 @@
+"""VAEImputer: missing values filled from a variational autoencoder's conditional distribution."""
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import MissingIndicator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._params import PARAMS
+from ._table import TableEncoder, is_mixed
+from ._vae import VAETransformer
+from ._validation import local_random_state
+
+# The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
+# (at most AUTO_MAX_EPOCHS epochs), stopping once the training loss has not
+# improved for AUTO_PATIENCE_STEPS steps (at least AUTO_MIN_PATIENCE epochs).
+AUTO_STEPS = 2000
+AUTO_MAX_EPOCHS = 500
+AUTO_PATIENCE_STEPS = 200
+AUTO_MIN_PATIENCE = 10
+
+
+def _missing_mask(X, missing_values):
+    """Where ``X`` holds ``missing_values`` (NaN, or a number)."""
+    if isinstance(missing_values, float) and np.isnan(missing_values):
+        return np.isnan(X)
+    return X == missing_values
+
+
+class VAEImputer(TransformerMixin, BaseEstimator):
+    """Impute missing values from a variational autoencoder trained on the observed entries.
+
+    A :class:`VAETransformer` is trained on X as it is, holes included: its
+    likelihood counts the observed entries only, and its encoder reads the
+    observed values and where the holes are. Each missing entry is then
+    predicted from the observed entries of its row, by importance sampling
+    in the latent space (MIWAE, Mattei & Frellsen, 2019): ``n_draws`` codes
+    from the encoder's ``q(z | x_obs)`` are weighted by how well they explain
+    the observed entries, and the prediction is the weighted mean of the
+    decoder's outputs, an estimate of ``E[x_mis | x_obs]``. With
+    ``sample_posterior=True`` each call draws from ``p(x_mis | x_obs)``
+    instead, for multiple imputation.
+
+    Observed entries are returned unchanged. A float matrix is standardised
+    internally (with each column's observed mean and standard deviation); a
+    DataFrame with categorical columns (or any X with ``column_types``) is
+    a mixed table, whose categorical holes are filled with categories and
+    integer holes with integers.
+
+    Parameters
+    ----------
+    missing_values : int or float, default=np.nan
+        The placeholder of a missing entry in a float matrix. In a mixed
+        table, every entry pandas reads as missing (NaN, None, ``pd.NA``) is
+        one, and ``missing_values`` must be ``np.nan``.
+
+    n_components : int or "auto", default="auto"
+        Width of the VAE's latent code. ``"auto"`` is ``min(10, n - 1)`` (at
+        least 1), with ``n`` the number of modelled columns.
+
+    hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128,)
+        Widths of the encoder's hidden layers; the decoder uses them in reverse.
+
+    beta : float, default=1.0
+        Weight of the KL term of the VAE's objective (see :class:`VAETransformer`).
+
+    max_iter : int or "auto", default="auto"
+        Most epochs of training. ``"auto"`` counts in optimiser steps rather
+        than epochs: about 2,000 steps (at most 500 epochs), so small and
+        large tables get a similar budget.
+
+    n_iter_no_change : int or "auto", default="auto"
+        Epochs without an improvement of the training loss by ``tol`` before
+        training stops; ``"auto"`` is the epochs of 200 steps (at least 10).
+
+    tol : float, default=1e-3
+        Least improvement of the training loss, in nats per row, that counts.
+
+    batch_size : int or "auto", default="auto"
+        Rows per training step; ``"auto"`` is 256 on a CPU (4096 on a GPU),
+        at most the number of rows.
+
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+
+    n_draws : int, default=64
+        Latent codes drawn per row to predict its missing entries. More
+        draws give a better estimate of ``E[x_mis | x_obs]`` at a
+        proportional cost in ``transform``.
+
+    n_train_draws : int, default=4
+        Codes drawn per row in each training step. With more than one, the
+        VAE is trained on the importance-weighted bound (IWAE) with that many
+        draws, as MIWAE is, which fits the conditional distributions of an
+        incomplete table better than the ELBO at a higher cost per step;
+        ``1`` trains on the ELBO.
+
+    sample_posterior : bool, default=False
+        Draw each missing entry from ``p(x_mis | x_obs)`` (one draw per call
+        of :meth:`transform`, seeded by ``random_state``) instead of taking
+        its conditional mean. Use it for multiple imputation: impute with
+        several ``random_state`` values and pool the analyses.
+
+    add_indicator : bool, default=False
+        Append the missing-value indicator of
+        :class:`~sklearn.impute.MissingIndicator` (for the columns with
+        holes in fit) to the output.
+
+    keep_empty_features : bool, default=False
+        Whether columns with no observed value in fit are kept in the output
+        of :meth:`transform`, filled with 0; by default they are dropped, as
+        :class:`~sklearn.impute.SimpleImputer` does.
+
+    column_types : dict or None, default=None
+        Types of the columns of a mixed table, as in :class:`VAETransformer`.
+
+    device : str, default="auto"
+        Device of the VAE: ``"auto"`` (CUDA when available), ``"cpu"``,
+        ``"cuda"`` or ``"cuda:N"``.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the VAE's training, and the draws of ``sample_posterior``.
+        The default imputation is deterministic for a fixed ``random_state``.
+        Global numpy and torch RNG states are left untouched.
+
+    verbose : int, default=0
+        ``1`` prints the VAE's training log.
+
+    Attributes
+    ----------
+    estimator_ : VAETransformer
+        The fitted VAE, on the standardised non-empty columns (or the mixed
+        table).
+
+    n_iter_ : int
+        Epochs the VAE trained for.
+
+    mean_ : ndarray of shape (n_features_in_,) or None
+        Observed mean of each column of a float matrix (NaN for an empty
+        column); None for a mixed table.
+
+    scale_ : ndarray of shape (n_features_in_,) or None
+        Observed standard deviation of each column of a float matrix (1 where
+        it is 0 or the column is empty); None for a mixed table.
+
+    indicator_ : MissingIndicator or None
+        The indicator of ``add_indicator=True``.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when X has string column
+        names.
+
+    See Also
+    --------
+    sklearn.impute.SimpleImputer : Column means, medians or modes.
+    sklearn.impute.KNNImputer : Means of the nearest rows.
+    sklearn.impute.IterativeImputer : Each column regressed on the others, in turns.
+
+    References
+    ----------
+    .. [1] P.-A. Mattei and J. Frellsen, "MIWAE: Deep Generative Modelling and
+       Imputation of Incomplete Data Sets", ICML 2019.
+    .. [2] A. Nazábal, P. M. Olmos, Z. Ghahramani and I. Valera, "Handling
+       Incomplete Heterogeneous Data using VAEs", Pattern Recognition 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skaevae import VAEImputer
+    >>> X = load_diabetes().data
+    >>> rng = np.random.default_rng(0)
+    >>> X_missing = np.where(rng.random(X.shape) < 0.2, np.nan, X)
+    >>> imputer = VAEImputer(max_iter=20, random_state=0)
+    >>> X_filled = imputer.fit_transform(X_missing)
+    >>> bool(np.isnan(X_filled).any())
+    False
+    >>> observed = ~np.isnan(X_missing)
+    >>> bool((X_filled[observed] == X_missing[observed]).all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "missing_values": [Real, Integral],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "hidden_layer_sizes": PARAMS["hidden_layer_sizes"].constraint,
+        "beta": PARAMS["beta"].constraint,
+        "max_iter": [*PARAMS["max_iter"].constraint, StrOptions({"auto"})],
+        "n_iter_no_change": [*PARAMS["n_iter_no_change"].constraint, StrOptions({"auto"})],
+        "tol": PARAMS["tol"].constraint,
+        "batch_size": PARAMS["batch_size"].constraint,
+        "learning_rate_init": PARAMS["learning_rate_init"].constraint,
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "n_train_draws": [Interval(Integral, 1, None, closed="left")],
+        "sample_posterior": ["boolean"],
+        "add_indicator": ["boolean"],
+        "keep_empty_features": ["boolean"],
+        "column_types": PARAMS["column_types"].constraint,
+        "device": PARAMS["device"].constraint,
+        "random_state": PARAMS["random_state"].constraint,
+        "verbose": PARAMS["verbose"].constraint,
+    }
+
+    def __init__(
+        self,
+        *,
+        missing_values=np.nan,
+        n_components="auto",
+        hidden_layer_sizes=(128,),
+        beta=1.0,
+        max_iter="auto",
+        n_iter_no_change="auto",
+        tol=1e-3,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        n_draws=64,
+        n_train_draws=4,
+        sample_posterior=False,
+        add_indicator=False,
+        keep_empty_features=False,
+        column_types=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.missing_values = missing_values
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.max_iter = max_iter
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.n_draws = n_draws
+        self.n_train_draws = n_train_draws
+        self.sample_posterior = sample_posterior
+        self.add_indicator = add_indicator
+        self.keep_empty_features = keep_empty_features
+        self.column_types = column_types
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+
+    def _nan_placeholder(self):
+        missing = self.missing_values
+        return isinstance(missing, float) and np.isnan(missing)
+
+    def _validate_matrix(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if self._nan_placeholder() else True,
+            ensure_min_samples=2 if reset else 1,
+            reset=reset,
+            copy=False,
+        )
+        return X, _missing_mask(X, self.missing_values)
+
+    def _schedule(self, n_samples):
+        """Epochs and patience in epochs: ``"auto"`` counts them in training steps."""
+        batch_size = 256 if self.batch_size == "auto" else self.batch_size
+        steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
+        max_iter, patience = self.max_iter, self.n_iter_no_change
+        if max_iter == "auto":
+            max_iter = min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
+        if patience == "auto":
+            patience = max(AUTO_MIN_PATIENCE, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch))
+        return max_iter, patience
+
+    def _vae(self, n_modelled, n_samples):
+        n_components = self.n_components
+        if n_components == "auto":
+            n_components = max(1, min(10, n_modelled - 1))
+        max_iter, patience = self._schedule(n_samples)
+        vae = VAETransformer(
+            n_components=min(n_components, n_modelled),
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            beta=self.beta,
+            max_iter=max_iter,
+            n_iter_no_change=patience,
+            tol=self.tol,
+            batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init,
+            device=self.device,
+            column_types=self.column_types,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        vae._n_train_draws = self.n_train_draws
+        return vae
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE on the observed entries of X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data with missing entries.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted imputer.
+        """
+        self._mixed = is_mixed(X, self.column_types)
+        if self._mixed:
+            self._fit_table(X)
+        else:
+            self._fit_matrix(X)
+        self.n_iter_ = self.estimator_.n_iter_
+        self.indicator_ = None
+        if self.add_indicator:
+            self.indicator_ = MissingIndicator(
+                missing_values=self.missing_values if not self._mixed else np.nan,
+                error_on_new=False,
+            )
+            self.indicator_.fit(self._indicator_input(X))
+        return self
+
+    def _fit_matrix(self, X):
+        X, missing = self._validate_matrix(X, reset=True)
+        self._find_empty_columns(missing)
+        kept = ~self._empty
+        values = np.where(missing, np.nan, X).astype(np.float64)[:, kept]
+        self.mean_ = np.full(X.shape[1], np.nan)
+        self.mean_[kept] = np.nanmean(values, axis=0)
+        std = np.ones(X.shape[1])
+        std[kept] = np.nanstd(values, axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        standardised = (values - self.mean_[kept]) / self.scale_[kept]
+        self.estimator_ = self._fit_vae(self._vae(int(kept.sum()), len(X)), standardised)
+
+    def _fit_table(self, X):
+        if not self._nan_placeholder():
+            raise ValueError(
+                "A mixed table's missing entries are those pandas reads as missing; "
+                f"missing_values must be np.nan, got {self.missing_values!r}."
+            )
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+        validate_data(self, X, skip_check_array=True, reset=True)
+        missing = frame.isna().to_numpy()
+        self._find_empty_columns(missing)
+        self.mean_ = self.scale_ = None
+        is_frame = isinstance(X, pd.DataFrame)
+        kept = frame.iloc[:, np.flatnonzero(~self._empty)]
+        if not is_frame:
+            kept = kept.to_numpy()
+        column_types = self.column_types
+        if column_types is not None:
+            # The kept columns' types, keyed as the kept columns are.
+            names = list(frame.columns[~self._empty])
+            column_types = {
+                (k if is_frame else names.index(k)): v
+                for k, v in column_types.items()
+                if k in names
+            }
+        n_columns = TableEncoder(column_types).fit(kept).layout_.n_columns
+        vae = self._vae(n_columns, len(frame)).set_params(column_types=column_types)
+        self.estimator_ = self._fit_vae(vae, kept)
+
+    def _fit_vae(self, vae, X):
+        with warnings.catch_warnings():
+            if self.max_iter == "auto":
+                # The step budget is the stopping rule.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            return vae.fit(X)
+
+    def _find_empty_columns(self, missing):
+        """Record the columns with no observed value, and warn about them."""
+        self._empty = missing.all(axis=0)
+        if self._empty.all():
+            raise ValueError(
+                "Every column of X is missing entirely: there is nothing to impute from."
+            )
+        if self._empty.any():
+            self._warn_empty(np.flatnonzero(self._empty))
+
+    def _warn_empty(self, columns):
+        names = (
+            self.feature_names_in_[columns].tolist()
+            if hasattr(self, "feature_names_in_")
+            else columns.tolist()
+        )
+        warnings.warn(
+            f"Skipping features without any observed values: {names}. "
+            + (
+                "They are filled with 0."
+                if self.keep_empty_features
+                else "They are left out of the output; set keep_empty_features=True to keep them."
+            ),
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _indicator_input(self, X):
+        if self._mixed:
+            frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+            return np.where(frame.isna().to_numpy(), np.nan, 0.0)
+        return X
+
+    # ------------------------------------------------------------ transform
+
+    def _rng(self):
+        return local_random_state(self.random_state) if self.sample_posterior else None
+
+    def transform(self, X):
+        """Fill every missing entry of X.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data with missing entries; observed entries are returned unchanged.
+
+        Returns
+        -------
+        X_imputed : ndarray or DataFrame of shape (n_samples, n_features_out)
+            X with its holes filled: the conditional mean of each missing
+            entry, or with ``sample_posterior=True`` a draw from its
+            conditional distribution. Columns empty in fit are dropped (or
+            filled with 0 under ``keep_empty_features``), and the missing
+            indicator is appended under ``add_indicator``. A mixed table
+            fitted as a DataFrame comes back as a DataFrame with its dtypes.
+        """
+        check_is_fitted(self)
+        if self._mixed:
+            out = self._transform_table(X)
+        else:
+            out = self._transform_matrix(X)
+        if self.indicator_ is not None:
+            indicator = self.indicator_.transform(self._indicator_input(X))
+            if isinstance(out, pd.DataFrame):
+                names = self.indicator_.get_feature_names_out(
+                    np.asarray(self._input_names(), dtype=object)
+                )
+                out = pd.concat(
+                    [out, pd.DataFrame(indicator, columns=names, index=out.index)], axis=1
+                )
+            else:
+                out = np.hstack([out, indicator.astype(out.dtype)])
+        return out
+
+    def _transform_matrix(self, X):
+        X, missing = self._validate_matrix(X, reset=False)
+        kept = ~self._empty
+        out = np.array(X, dtype=X.dtype, copy=True)
+        rows = np.flatnonzero(missing[:, kept].any(axis=1))
+        if len(rows):
+            values = np.where(missing[rows][:, kept], np.nan, X[rows][:, kept])
+            standardised = (values - self.mean_[kept]) / self.scale_[kept]
+            predicted = self.estimator_._impute_encoded(
+                standardised.astype(np.float64), self.n_draws, self._rng()
+            )
+            predicted = predicted * self.scale_[kept] + self.mean_[kept]
+            block = out[np.ix_(rows, np.flatnonzero(kept))]
+            holes = missing[rows][:, kept]
+            block[holes] = predicted[holes]
+            out[np.ix_(rows, np.flatnonzero(kept))] = block
+        if self.keep_empty_features:
+            out[:, self._empty] = 0.0
+            return out
+        return out[:, kept]
+
+    def _transform_table(self, X):
+        validate_data(self, X, skip_check_array=True, reset=False)
+        is_frame = isinstance(X, pd.DataFrame)
+        frame = X if is_frame else pd.DataFrame(np.asarray(X), columns=None)
+        if frame.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        kept_columns = frame.columns[~self._empty]
+        kept = frame[kept_columns]
+        table = self.estimator_._table
+        out = frame.copy()
+        missing = kept.isna().to_numpy()
+        rows = np.flatnonzero(missing.any(axis=1))
+        if len(rows):
+            part = kept.iloc[rows] if is_frame else kept.iloc[rows].to_numpy()
+            M = table.encode(part)
+            predicted = table.decode(self.estimator_._impute_encoded(M, self.n_draws, self._rng()))
+            if not is_frame:
+                predicted = pd.DataFrame(np.asarray(predicted, dtype=object))
+            for j, name in enumerate(kept_columns):
+                holes = missing[rows, j]
+                if holes.any():
+                    target = out.index[rows[holes]]
+                    source = predicted.iloc[np.flatnonzero(holes), j].to_numpy()
+                    out.loc[target, name] = source
+        if self.keep_empty_features:
+            for name in frame.columns[self._empty]:
+                out[name] = 0
+        else:
+            out = out[kept_columns]
+        return out if is_frame else out.to_numpy()
+
+    def _input_names(self):
+        if hasattr(self, "feature_names_in_"):
+            return list(self.feature_names_in_)
+        return [f"x{i}" for i in range(self.n_features_in_)]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_``, else
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The kept input names, then the indicator's names under
+            ``add_indicator``.
+        """
+        check_is_fitted(self)
+        from sklearn.utils.validation import _check_feature_names_in
+
+        names = _check_feature_names_in(self, input_features)
+        out = names if self.keep_empty_features else names[~self._empty]
+        if self.indicator_ is not None:
+            out = np.concatenate([out, self.indicator_.get_feature_names_out(names)])
+        return np.asarray(out, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,261 @@
+"""Missing values: training on the observed entries, encoding and scoring with holes, imputing."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skaevae import AutoencoderTransformer, OutlierDetector, VAEImputer, VAETransformer
+
+ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+FAST = {"hidden_layer_sizes": (32,), "random_state": 0, "device": "cpu"}
+
+
+def _holes(X, p, seed=0):
+    mask = np.random.default_rng(seed).random(X.shape) < p
+    mask[mask.all(axis=1), 0] = False
+    return np.where(mask, np.nan, X), mask
+
+
+@pytest.fixture(scope="module")
+def wine():
+    X = StandardScaler().fit_transform(load_wine().data)
+    X_missing, mask = _holes(X, 0.2)
+    return X, X_missing, mask
+
+
+def _rmse(X_filled, X, mask):
+    return float(np.sqrt(np.mean((X_filled[mask] - X[mask]) ** 2)))
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_codes_read_the_observed_entries(cls, wine):
+    # A row's holes are predicted from its observed entries: the network's
+    # reconstruction at the missing entries beats the column means (0 here,
+    # the standardised data's mean) on a real table.
+    X, X_missing, mask = wine
+    model = cls(n_components=4, max_iter=150, n_iter_no_change=150, **FAST).fit(X_missing)
+    assert model._module.entries.missing_input is not None
+    codes = model.transform(X_missing)
+    assert np.isfinite(codes).all()
+    reconstruction = model.inverse_transform(codes)
+    assert _rmse(reconstruction, X, mask) < 0.9 * _rmse(np.zeros_like(X), X, mask)
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_the_loss_ignores_what_is_under_a_hole(cls, wine):
+    # The training loss counts observed entries only: changing the values
+    # under the mask changes nothing.
+    import torch
+
+    from skaevae._batch import Batch
+
+    _, X_missing, mask = wine
+    model = cls(max_iter=2, **FAST).fit(X_missing)
+    net = model.net_
+    net.module_.eval()
+    net.criterion_.eval()
+    x = torch.from_numpy(np.where(mask, 0.0, X_missing).astype(np.float32))
+    other = torch.from_numpy(np.where(mask, 5.0, X_missing).astype(np.float32))
+    observed = torch.from_numpy((~mask).astype(np.float32))
+    # The encoder reads the filled values, so the code may move with them;
+    # the loss given one output must not.
+    with torch.no_grad():
+        batch = Batch(x, None, observed)
+        output = net.module_(batch)
+        a = net.criterion_(output, batch)
+        b = net.criterion_(output, Batch(other, None, observed))
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, net.criterion_(output, Batch(other, None, None)))
+
+
+def test_autoencoder_score_is_the_mean_over_observed_entries(wine):
+    X, X_missing, _ = wine
+    ae = AutoencoderTransformer(n_components=3, max_iter=20, **FAST).fit(X_missing)
+    row = X[:1].copy()
+    reconstruction = ae.inverse_transform(ae.transform(row))
+    errors = (row - reconstruction) ** 2
+    np.testing.assert_allclose(ae.score_samples(row), -errors.mean(axis=1), rtol=1e-5)
+    assert ae.score_samples(np.full((1, X.shape[1]), np.nan))[0] == 0.0
+
+
+def test_pca_start_on_data_with_holes(wine):
+    _, X_missing, _ = wine
+    for cls in (AutoencoderTransformer, VAETransformer):
+        model = cls(n_components=3, max_iter=3, init="pca", **FAST).fit(X_missing)
+        assert np.isfinite(model.transform(X_missing)).all()
+
+
+def test_errors_for_missing_data(wine):
+    _, X_missing, _ = wine
+    X = X_missing.copy()
+    X[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"Columns \[2\] of X have no observed value"):
+        VAETransformer(max_iter=2, **FAST).fit(X)
+    model = VAETransformer(max_iter=2, **FAST).fit(X_missing)
+    X = X_missing[:3].copy()
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        model.transform(X)
+    with pytest.raises(ValueError, match="Input contains NaN"):
+        model.inverse_transform(np.full((1, 2), np.nan))
+
+
+def test_mixed_table_with_holes():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "group": pd.Categorical(np.where(x > 0, "high", "low")),
+            "count": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+        }
+    )
+    holes = frame.copy()
+    holes.loc[rng.random(n) < 0.2, "x"] = np.nan
+    holes.loc[rng.random(n) < 0.2, "group"] = np.nan
+    holes.loc[rng.random(n) < 0.2, "count"] = pd.NA
+    vae = VAETransformer(max_iter=5, **FAST).fit(holes)
+    assert vae.column_types_ == {"x": "continuous", "group": "categorical", "count": "integer"}
+    assert np.isfinite(vae.score_samples(holes)).all()
+    assert np.isfinite(vae.transform(holes)).all()
+    ae = AutoencoderTransformer(max_iter=5, **FAST).fit(holes)
+    assert np.isfinite(ae.score_samples(holes)).all()
+
+
+# ---------------------------------------------------------------- imputer
+
+
+def test_imputer_beats_the_mean_and_keeps_observed_entries(wine):
+    X, X_missing, mask = wine
+    imputer = VAEImputer(max_iter=150, random_state=0, device="cpu")
+    filled = imputer.fit_transform(X_missing)
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~mask], X_missing[~mask])  # bit for bit
+    mean = SimpleImputer().fit_transform(X_missing)
+    assert _rmse(filled, X, mask) < 0.9 * _rmse(mean, X, mask)
+    # Deterministic for a fixed random_state.
+    again = VAEImputer(max_iter=150, random_state=0, device="cpu").fit_transform(X_missing)
+    np.testing.assert_array_equal(filled, again)
+
+
+def test_multiple_imputation_draws_spread_around_the_truth():
+    X = load_diabetes().data
+    X_missing, mask = _holes(X, 0.2, seed=1)
+    imputer = VAEImputer(max_iter=100, sample_posterior=True, device="cpu", random_state=0)
+    imputer.fit(X_missing)
+    draws = np.stack([imputer.set_params(random_state=s).transform(X_missing) for s in range(8)])
+    spread = np.ptp(draws, axis=0)
+    assert (spread[~mask] == 0).all()
+    assert (spread[mask] > 0).mean() > 0.9
+    # One draw is noisier than the conditional mean, as a draw should be.
+    mean_imputation = VAEImputer(max_iter=100, device="cpu", random_state=0).fit_transform(
+        X_missing
+    )
+    scale = X.std(axis=0)
+    error_of_draw = (((draws[0] - X) / scale)[mask] ** 2).mean()
+    error_of_mean = (((mean_imputation - X) / scale)[mask] ** 2).mean()
+    assert error_of_draw > error_of_mean
+
+
+def test_imputer_parameters():
+    X = load_diabetes().data[:150]
+    X_missing, mask = _holes(X, 0.2)
+    X_missing[:, 3] = np.nan
+    fast = {"max_iter": 3, "n_draws": 4, "device": "cpu", "random_state": 0}
+    with pytest.warns(UserWarning, match=r"Skipping features without any observed values: \[3\]"):
+        out = VAEImputer(**fast).fit_transform(X_missing)
+    assert out.shape == (150, 9)
+    with pytest.warns(UserWarning, match="filled with 0"):
+        kept = VAEImputer(keep_empty_features=True, **fast).fit_transform(X_missing)
+    assert kept.shape == (150, 10) and (kept[:, 3] == 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        imputer = VAEImputer(add_indicator=True, **fast).fit(X_missing)
+    out = imputer.transform(X_missing)
+    assert out.shape[1] == 9 + imputer.indicator_.features_.size
+    np.testing.assert_array_equal(out[:, 9:], np.isnan(X_missing[:, imputer.indicator_.features_]))
+    names = imputer.get_feature_names_out()
+    assert names[-1].startswith("missingindicator_")
+    # Another placeholder than NaN.
+    placeholder = np.where(mask, -1.0, X)
+    filled = VAEImputer(missing_values=-1.0, **fast).fit_transform(placeholder)
+    assert not (filled[mask] == -1.0).all()
+    np.testing.assert_array_equal(filled[~mask], X[~mask])
+
+
+def test_imputer_in_pipeline_and_grid_search():
+    X, y = load_diabetes(return_X_y=True)
+    X_missing, _ = _holes(X, 0.2)
+    from sklearn.linear_model import Ridge
+
+    pipe = make_pipeline(VAEImputer(max_iter=3, n_draws=4, device="cpu", random_state=0), Ridge())
+    search = GridSearchCV(pipe, {"vaeimputer__n_components": [2, 4]}, cv=2).fit(X_missing, y)
+    assert search.best_params_["vaeimputer__n_components"] in (2, 4)
+
+
+@pytest.mark.skipif(not (ROOT / "tabular" / "penguins.csv").exists(), reason="shared data absent")
+def test_imputer_fills_categories_of_a_real_table():
+    # Penguins: species follows from the bill and flipper measurements, so a
+    # hole in species is filled far better than by its most frequent value.
+    df = pd.read_csv(ROOT / "tabular" / "penguins.csv").dropna().reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    holes = df.copy()
+    hidden = rng.random(len(df)) < 0.3
+    holes.loc[hidden, "species"] = np.nan
+    holes.loc[rng.random(len(df)) < 0.1, "bill_length_mm"] = np.nan
+    imputer = VAEImputer(max_iter=200, device="cpu", random_state=0)
+    filled = imputer.fit_transform(holes)
+    assert isinstance(filled, pd.DataFrame) and list(filled.columns) == list(df.columns)
+    assert filled.notna().all().all()
+    assert set(filled["species"]) <= set(df["species"])
+    accuracy = (filled.loc[hidden, "species"] == df.loc[hidden, "species"]).mean()
+    majority = (df.loc[hidden, "species"] == df["species"].mode()[0]).mean()
+    assert accuracy > 0.85 > majority + 0.3
+    observed = holes.notna()
+    pd.testing.assert_frame_equal(filled[observed], holes[observed])
+
+
+# ---------------------------------------------------------------- detector
+
+
+def test_detector_with_holes_on_real_data():
+    path = ROOT / "adbench" / "6_cardio.npz"
+    if not path.exists():
+        pytest.skip("shared data absent")
+    data = np.load(path)
+    X, y = StandardScaler().fit_transform(data["X"]), data["y"]
+    complete = roc_auc_score(y, -OutlierDetector(random_state=0).fit(X).score_samples(X))
+    X_missing, _ = _holes(X, 0.2)
+    detector = OutlierDetector(random_state=0).fit(X_missing)
+    with_holes = roc_auc_score(y, -detector.score_samples(X_missing))
+    assert with_holes > complete - 0.03
+    attributions = detector.feature_attributions(X_missing[:50])
+    assert (attributions[np.isnan(X_missing[:50])] == 0).all()
+
+
+def test_detector_scores_are_fair_across_numbers_of_holes():
+    # Inliers with many holes score like inliers with few: the reconstruction
+    # term is scaled to the number of observed entries (without the scaling
+    # the half of the rows with 60% holes would score about 2x lower).
+    X = StandardScaler().fit_transform(load_wine().data)
+    X = np.vstack([X, X])
+    mask = np.zeros(X.shape, dtype=bool)
+    rng = np.random.default_rng(0)
+    mask[: len(X) // 2] = rng.random((len(X) // 2, X.shape[1])) < 0.1
+    mask[len(X) // 2 :] = rng.random((len(X) - len(X) // 2, X.shape[1])) < 0.6
+    mask[mask.all(axis=1), 0] = False
+    X_missing = np.where(mask, np.nan, X)
+    detector = OutlierDetector(method="reconstruction", random_state=0).fit(X_missing)
+    scores = detector.score_samples(X_missing)
+    few, many = np.median(scores[: len(X) // 2]), np.median(scores[len(X) // 2 :])
+    assert 0.6 < many / few < 1.6
