@@ -141,11 +141,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     n_iter_ : int
         Epochs the VAE trained for.
 
-    mean_ : ndarray of shape (n_features_in_,) or None
+    mean_ : ndarray of shape (`n_features_in_`,) or None
         Observed mean of each column of a float matrix (NaN for an empty
         column); None for a mixed table.
 
-    scale_ : ndarray of shape (n_features_in_,) or None
+    scale_ : ndarray of shape (`n_features_in_`,) or None
         Observed standard deviation of each column of a float matrix (1 where
         it is 0 or the column is empty); None for a mixed table.
 

@@ -92,8 +92,13 @@ class AutoencoderNet(NeuralNet):
     @property
     def _default_callbacks(self):
         # The stock ``PassthroughScoring`` callbacks average per-batch history
-        # entries; the epoch loop records the epoch losses directly.
-        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+        # entries; the epoch loop records the epoch losses directly. PrintLog
+        # formats a table every epoch even when it prints nothing, so it is
+        # there only with ``verbose``.
+        callbacks = [("epoch_timer", EpochTimer())]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
 
     def initialize_callbacks(self):
         super().initialize_callbacks()

@@ -270,6 +270,8 @@ def test_verbose_prints_per_epoch_progress(small_X, verbose):
     with redirect_stdout(buffer):
         est.fit(small_X)
     text = buffer.getvalue()
+    # Without verbose no log is even formatted (it would cost a table per epoch).
+    assert ("print_log" in dict(est.net_.callbacks_)) == bool(verbose)
     if verbose:
         for column in ("epoch", "train_loss", "valid_loss", "dur"):
             assert column in text
