@@ -289,6 +289,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         mean 1 within each pass.
         """
         first_pass = not incremental or not hasattr(self, "net_")
+        if first_pass:
+            # A refit that fails leaves the estimator unfitted, not half of
+            # the new fit's state next to the old network.
+            self.__dict__.pop("net_", None)
         X = self._validate_fit_data(X, reset=first_pass)
         if first_pass:
             self._random_state = local_random_state(self.random_state)
@@ -394,6 +398,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._fit(X, sample_weight)
 
     # ------------------------------------------------------------ inference
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")
 
     @property
     def _n_features_out(self):

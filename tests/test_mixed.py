@@ -360,3 +360,15 @@ def test_integer_column_with_a_wide_range_trains():
     assert vae.column_types_["big"] == "integer"
     assert np.isfinite(vae.loss_curve_).all()
     assert np.isfinite(vae.score_samples(X)).all()
+
+
+def test_a_failed_refit_leaves_the_estimator_unfitted():
+    from sklearn.exceptions import NotFittedError
+
+    X = _table()
+    vae = _fit(VAETransformer, X)
+    numeric = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) ** 2})
+    with pytest.raises(ValueError, match="n_components"):
+        vae.set_params(n_components=5).fit(numeric)
+    with pytest.raises(NotFittedError):
+        vae.transform(numeric)
