@@ -501,9 +501,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             for j, name in enumerate(kept_columns):
                 holes = missing[rows, j]
                 if holes.any():
-                    target = out.index[rows[holes]]
+                    # By position: the index may repeat labels.
                     source = predicted.iloc[np.flatnonzero(holes), j].to_numpy()
-                    out.loc[target, name] = source
+                    out.iloc[rows[holes], out.columns.get_loc(name)] = source
         if self.keep_empty_features:
             for name in frame.columns[self._empty]:
                 out[name] = 0
