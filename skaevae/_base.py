@@ -422,6 +422,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
+            check_min_rows(X, 1, self)
             return self._table.encode(X)
         return validate_data(
             self,

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._params import PARAMS
-from ._table import TableEncoder, is_mixed
+from ._table import TableEncoder, check_min_rows, is_mixed
 from ._vae import VAETransformer
 from ._validation import local_random_state
 
@@ -479,6 +479,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     def _transform_table(self, X):
         validate_data(self, X, skip_check_array=True, reset=False)
+        check_min_rows(X, 1, self)
         is_frame = isinstance(X, pd.DataFrame)
         frame = X if is_frame else pd.DataFrame(np.asarray(X), columns=None)
         if frame.shape[1] != self.n_features_in_:

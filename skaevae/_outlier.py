@@ -370,7 +370,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        mixed = is_mixed(X, None)
+        # An estimator of ours with column_types reads X as a table too.
+        mixed = is_mixed(X, getattr(self.estimator, "column_types", None))
         # A mixed table is encoded here for the default networks (standardised
         # numeric columns, one-hot categories), and read by an estimator object
         # of ours itself.
@@ -503,9 +504,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if getattr(self, "_mixed", False):
             # The estimator checks and encodes the table.
             validate_data(self, X, skip_check_array=True, reset=False)
+            check_min_rows(X, 1, self)
             return X
         if getattr(self, "_table", None) is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
+            check_min_rows(X, 1, self)
             return self._table.encode(X)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite="allow-nan"

@@ -79,12 +79,13 @@ def is_mixed(X, column_types):
     return any(_is_categorical_dtype(dtype) for dtype in X.dtypes)
 
 
-def check_min_rows(X):
-    """scikit-learn's error for a table with fewer than two rows."""
-    if len(X) < 2:
+def check_min_rows(X, minimum=2, estimator=None):
+    """scikit-learn's error for a table with fewer than ``minimum`` rows."""
+    if len(X) < minimum:
+        by = f" by {type(estimator).__name__}" if estimator is not None else ""
         raise ValueError(
-            f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of 2 is "
-            "required."
+            f"Found array with {len(X)} sample(s) (shape={X.shape}) while a minimum of "
+            f"{minimum} is required{by}."
         )
 
 

@@ -372,3 +372,22 @@ def test_a_failed_refit_leaves_the_estimator_unfitted():
         vae.set_params(n_components=5).fit(numeric)
     with pytest.raises(NotFittedError):
         vae.transform(numeric)
+
+
+def test_no_rows_after_fit_is_an_error():
+    X = _table()
+    vae = _fit(VAETransformer, X)
+    detector = OutlierDetector(random_state=0).fit(X)
+    for method in (vae.transform, vae.score_samples, detector.predict):
+        with pytest.raises(ValueError, match="Found array with 0 sample"):
+            method(X.head(0))
+
+
+def test_detector_passes_a_numeric_frame_to_an_estimator_with_column_types():
+    X = _table()[["x", "count"]]
+    estimator = AutoencoderTransformer(
+        n_components=1, max_iter=3, random_state=0, column_types={"count": "categorical"}
+    )
+    detector = OutlierDetector(estimator, random_state=0).fit(X)
+    assert detector.estimator_.column_types_ == {"x": "continuous", "count": "categorical"}
+    assert np.isfinite(detector.score_samples(X)).all()
