@@ -203,6 +203,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._fill_values = column_means(X, missing)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
+            if self._table is not None:
+                raise ValueError(
+                    f"n_components={self.n_components} must be between 1 and {n_features}, "
+                    "the width of the table's model space (its modelled numeric and binary "
+                    "columns, and one column per category)."
+                )
             raise ValueError(
                 f"n_components={self.n_components} must be between 1 and n_features={n_features}."
             )

@@ -252,7 +252,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _make_estimator(self, n_samples, n_features, seed):
         if self._is_default():
             return make_default_network(
-                self.estimator or "autoencoder", n_samples, n_features, seed, mixed=self._mixed
+                self.estimator or "autoencoder", n_samples, n_features, seed
             )
         return clone(self.estimator)
 
@@ -262,7 +262,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         For the default networks, PCA with the same code width; an estimator
         object screens for itself (it is fitted twice).
         """
-        if self._is_default() and not self._mixed:
+        if self._is_default():
             return make_default_screen(n_samples, n_features, weighted, self._holes)
         return self._make_estimator(n_samples, n_features, seed)
 

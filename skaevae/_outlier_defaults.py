@@ -52,13 +52,13 @@ def default_hidden_layer_sizes(n_components):
     return (2 * n_components,)
 
 
-def make_default_network(kind, n_samples, n_features, seed, mixed=False):
+def make_default_network(kind, n_samples, n_features, seed):
     """The default model ``kind`` ("autoencoder" or "vae") for a table of this shape.
 
     ``make_pipeline(StandardScaler(), network)``, trained for about
     ``DEFAULT_N_STEPS`` steps of at most ``DEFAULT_BATCH_SIZE`` rows whatever
-    ``n_samples``, from the PCA start. For a ``mixed`` table, the network
-    alone (it standardises numeric columns itself) from a random start.
+    ``n_samples``, from the PCA start (a mixed table reaches it encoded by
+    the detector: standardised numeric columns, one-hot categories).
     """
     cls = DEFAULT_ESTIMATORS[kind]
     batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
@@ -84,9 +84,6 @@ def make_default_network(kind, n_samples, n_features, seed, mixed=False):
     }
     if cls is VAETransformer:
         params["kl_warmup"] = max(1, n_epochs // 4)
-    if mixed:
-        params["init"] = "random"
-        return cls(**params)
     return make_pipeline(StandardScaler(), cls(**params))
 
 
@@ -114,11 +111,6 @@ def default_fit_params(pipeline, sample_weight):
     """
     if sample_weight is None:
         return {}
-    if not hasattr(pipeline, "steps"):
-        # A mixed table's network, without a pipeline.
-        if _routing_enabled():
-            pipeline.set_fit_request(sample_weight=True)
-        return {"sample_weight": sample_weight}
     if _routing_enabled():
         for _, step in pipeline.steps:
             step.set_fit_request(sample_weight=True)
