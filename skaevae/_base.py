@@ -385,9 +385,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X : array-like or DataFrame of shape (n_samples, n_features)
             Training data. Standardise a float matrix first (e.g. with
             :class:`~sklearn.preprocessing.StandardScaler`): the defaults are
-            chosen for features of unit scale. A DataFrame with boolean or
-            categorical columns (or any X with ``column_types``) is a mixed
-            table, which the model standardises and encodes itself.
+            chosen for features of unit scale. A DataFrame with categorical
+            columns (or any X with ``column_types``) is a mixed table, which
+            the model standardises and encodes itself. Missing entries (NaN)
+            are left out of the training loss.
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -566,7 +567,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data to encode.
+            Data to encode; a row with missing entries (NaN) is encoded from
+            its observed ones.
 
         Returns
         -------

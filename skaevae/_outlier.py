@@ -345,10 +345,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Training data; it may contain outliers (unsupervised use). A
-            DataFrame with boolean or categorical columns is read as a mixed
-            table: the default networks see its numeric columns standardised
-            and its categories one-hot coded; an
+            Training data; it may contain outliers (unsupervised use) and
+            missing values (NaN), which are left out of the scores. A
+            DataFrame with categorical columns is read as a mixed table: the
+            default networks see its numeric columns standardised and its
+            categories one-hot coded; an
             :class:`AutoencoderTransformer` or :class:`VAETransformer` given
             as ``estimator`` reads it itself. Other estimators need it
             encoded first.
@@ -493,7 +494,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _check_mixed_estimator(self):
         if not (self._is_default() or isinstance(self.estimator, BaseAutoencoder)):
             raise ValueError(
-                "X has categorical or boolean columns, which only the default networks and "
+                "X has categorical columns, which only the default networks and "
                 "AutoencoderTransformer or VAETransformer read directly; encode them first "
                 f"for {type(self.estimator).__name__} (e.g. with a ColumnTransformer and "
                 "OneHotEncoder)."

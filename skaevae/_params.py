@@ -148,16 +148,18 @@ PARAMS = {
             Type of some or all columns of X: a mapping from column name (or,
             for an array, position) to ``"continuous"``, ``"integer"``,
             ``"binary"`` or ``"categorical"``. Columns it does not name take
-            their type from their dtype: float → continuous, int → integer,
-            bool → binary, category, object or string → categorical. A
-            DataFrame with a boolean or categorical column, or any X when
-            ``column_types`` is given, is modelled as a mixed table (see
+            their type from their dtype: float → continuous (integer when
+            every observed value is a whole number), int → integer, bool →
+            binary, category, object or string → categorical. A DataFrame
+            with a categorical column, or any X when ``column_types`` is
+            given, is modelled as a mixed table (see
             the user guide's "Mixed-type tables"): numeric columns are
             standardised inside the model, each column gets a likelihood of
             its type, and ``inverse_transform`` and ``sample`` return rows
             in X's schema. Otherwise X is one float matrix, as for any
-            scikit-learn estimator. Use it to declare a numeric column
-            categorical (codes), or integer-valued floats integer.
+            scikit-learn estimator (boolean columns are then 0/1 features).
+            Use it to declare a numeric column categorical (codes), or a
+            boolean column binary.
         """,
     ),
     "random_state": Param(["random_state"]),

@@ -333,7 +333,8 @@ class VAETransformer(BaseAutoencoder):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data to encode.
+            Data to encode; a row with missing entries (NaN) is encoded from
+            its observed ones.
 
         Returns
         -------
