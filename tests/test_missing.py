@@ -259,3 +259,28 @@ def test_detector_scores_are_fair_across_numbers_of_holes():
     scores = detector.score_samples(X_missing)
     few, many = np.median(scores[: len(X) // 2]), np.median(scores[len(X) // 2 :])
     assert 0.6 < many / few < 1.6
+
+
+def test_imputer_draws_categories_for_a_mixed_table():
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "group": pd.Categorical(np.where(x > 0, "high", "low")),
+            "count": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+        }
+    )
+    holes = frame.copy()
+    holes.loc[rng.random(n) < 0.3, "group"] = np.nan
+    holes.loc[rng.random(n) < 0.3, "count"] = pd.NA
+    imputer = VAEImputer(max_iter=5, n_draws=8, sample_posterior=True, random_state=0)
+    draws = [imputer.set_params(random_state=s).fit_transform(holes) for s in range(2)]
+    for filled in draws:
+        assert filled.dtypes.equals(frame.dtypes)
+        assert filled.notna().all().all()
+        assert set(filled["group"]) <= {"high", "low"}
+        assert set(filled["count"]) <= set(range(5))
+        observed = holes.notna()
+        pd.testing.assert_frame_equal(filled[observed], holes[observed])
