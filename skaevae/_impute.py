@@ -286,7 +286,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             n_components = max(1, min(10, n_modelled - 1))
         max_iter, patience = self._schedule(n_samples)
         vae = VAETransformer(
-            n_components=min(n_components, n_modelled),
+            n_components=n_components,
             hidden_layer_sizes=self.hidden_layer_sizes,
             beta=self.beta,
             max_iter=max_iter,
