@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import MissingIndicator
@@ -14,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._params import PARAMS
 from ._table import TableEncoder, check_min_rows, is_mixed
+from ._training import resolve_device
 from ._vae import VAETransformer
 from ._validation import local_random_state
 
@@ -26,11 +28,31 @@ AUTO_PATIENCE_STEPS = 200
 AUTO_MIN_PATIENCE = 10
 
 
+def _is_nan(value):
+    """Whether ``value`` is a NaN scalar (a Python or a numpy float)."""
+    return isinstance(value, Real) and math.isnan(value)
+
+
 def _missing_mask(X, missing_values):
     """Where ``X`` holds ``missing_values`` (NaN, or a number)."""
-    if isinstance(missing_values, float) and np.isnan(missing_values):
+    if _is_nan(missing_values):
         return np.isnan(X)
     return X == missing_values
+
+
+def _imputes_as_table(X, column_types):
+    """Whether X is imputed as a mixed table: a mixed table, or a DataFrame with a
+    nullable integer or boolean column, whose holes must come back as integers or
+    booleans."""
+    if is_mixed(X, column_types):
+        return True
+    if not isinstance(X, pd.DataFrame):
+        return False
+    return any(
+        isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        for dtype in X.dtypes
+    )
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):
@@ -254,8 +276,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def _nan_placeholder(self):
-        missing = self.missing_values
-        return isinstance(missing, float) and np.isnan(missing)
+        return _is_nan(self.missing_values)
 
     def _validate_matrix(self, X, reset):
         X = validate_data(
@@ -271,7 +292,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     def _schedule(self, n_samples):
         """Epochs and patience in epochs: ``"auto"`` counts them in training steps."""
-        batch_size = 256 if self.batch_size == "auto" else self.batch_size
+        batch_size = self.batch_size
+        if batch_size == "auto":
+            # VAETransformer's rule: larger batches on a GPU.
+            batch_size = 4096 if torch.device(resolve_device(self.device)).type == "cuda" else 256
         steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
         max_iter, patience = self.max_iter, self.n_iter_no_change
         if max_iter == "auto":
@@ -319,7 +343,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self : object
             The fitted imputer.
         """
-        self._mixed = is_mixed(X, self.column_types)
+        self._mixed = _imputes_as_table(X, self.column_types)
         if self._mixed:
             self._fit_table(X)
         else:
@@ -362,8 +386,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         kept = frame.iloc[:, np.flatnonzero(~self._empty)]
         if not is_frame:
             kept = kept.to_numpy()
-        column_types = self.column_types
-        if column_types is not None:
+        # {} makes the VAE read X as a table even without a categorical column.
+        column_types = {} if self.column_types is None else self.column_types
+        if column_types:
             # The kept columns' types, keyed as the kept columns are.
             names = list(frame.columns[~self._empty])
             column_types = {
@@ -473,7 +498,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             block[holes] = predicted[holes]
             out[np.ix_(rows, np.flatnonzero(kept))] = block
         if self.keep_empty_features:
-            out[:, self._empty] = 0.0
+            # 0 in the holes of a column empty in fit, as SimpleImputer does.
+            out[:, self._empty] = np.where(missing[:, self._empty], 0.0, out[:, self._empty])
             return out
         return out[:, kept]
 
@@ -507,7 +533,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                     out.iloc[rows[holes], out.columns.get_loc(name)] = source
         if self.keep_empty_features:
             for name in frame.columns[self._empty]:
-                out[name] = 0
+                out[name] = out[name].where(out[name].notna(), 0)
         else:
             out = out[kept_columns]
         return out if is_frame else out.to_numpy()

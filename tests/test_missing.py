@@ -178,6 +178,18 @@ def test_imputer_parameters():
     with pytest.warns(UserWarning, match="filled with 0"):
         kept = VAEImputer(keep_empty_features=True, **fast).fit_transform(X_missing)
     assert kept.shape == (150, 10) and (kept[:, 3] == 0).all()
+    # Values a column empty in fit has at transform are kept; its holes get 0.
+    with pytest.warns(UserWarning, match="filled with 0"):
+        imputer = VAEImputer(keep_empty_features=True, **fast).fit(X_missing)
+    later = X.copy()
+    later[:5, 3] = np.nan
+    out = imputer.transform(later)
+    np.testing.assert_array_equal(out[5:, 3], X[5:, 3])
+    assert (out[:5, 3] == 0).all()
+    # A numpy NaN is a NaN placeholder too.
+    assert not np.isnan(
+        VAEImputer(missing_values=np.float32("nan"), **fast).fit_transform(X_missing[:, :3])
+    ).any()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         imputer = VAEImputer(add_indicator=True, **fast).fit(X_missing)
@@ -189,7 +201,7 @@ def test_imputer_parameters():
     # Another placeholder than NaN.
     placeholder = np.where(mask, -1.0, X)
     filled = VAEImputer(missing_values=-1.0, **fast).fit_transform(placeholder)
-    assert not (filled[mask] == -1.0).all()
+    assert (filled[mask] != -1.0).all()
     np.testing.assert_array_equal(filled[~mask], X[~mask])
 
 
@@ -284,3 +296,22 @@ def test_imputer_draws_categories_for_a_mixed_table():
         assert set(filled["count"]) <= set(range(5))
         observed = holes.notna()
         pd.testing.assert_frame_equal(filled[observed], holes[observed])
+
+
+def test_imputer_keeps_nullable_integer_and_boolean_columns():
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "count": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+            "flag": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+        }
+    )
+    holes = frame.copy()
+    holes.loc[rng.random(n) < 0.2, "count"] = pd.NA
+    holes.loc[rng.random(n) < 0.2, "flag"] = pd.NA
+    filled = VAEImputer(max_iter=3, n_draws=4, random_state=0).fit_transform(holes)
+    assert filled.dtypes.equals(frame.dtypes)
+    assert filled.notna().all().all()
+    assert set(filled["count"]) <= set(range(5))
