@@ -94,7 +94,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     two: a row is as abnormal as its stronger evidence, which a sum would
     dilute with the other term's noise (the maximum gave the better average
     precision on the ADBench benchmark, ``benchmarks/anomaly_adbench.py``).
-    Any other
+    Missing entries (NaN) are left out of ``R``, whose sum over a row's
+    observed entries is carried to the scale of a complete row, so that rows
+    with and without holes share one threshold (the user guide's "Missing
+    values"). Any other
     estimator with ``score_samples`` (e.g.
     :class:`~sklearn.mixture.GaussianMixture`) is used through that method.
 

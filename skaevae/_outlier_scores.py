@@ -12,8 +12,8 @@ code, the terms are
 
 each divided by its median over the training rows. A missing entry of x
 (NaN in the residuals) is left out of ``R``, whose sum over the observed
-entries is scaled by ``n_features / n_observed``, so that a row with holes
-is on the same scale as a complete one.
+entries is carried to the scale of a complete row (:func:`_observed_terms`),
+so that rows with and without holes are flagged at the same rate.
 """
 
 from typing import NamedTuple
@@ -114,20 +114,39 @@ def estimator_scores(estimator, X):
     return scores
 
 
-def _observed_share(residual2):
-    """Missing entries (NaN) as 0, and each row's factor ``n_columns / n_observed``."""
+def _observed_terms(residual2, residual_variance):
+    """Each entry's standardised squared residual ``(x_j - x̂_j)² / s_j²`` and each row's ``R``.
+
+    A row with missing entries (NaN) sums its ``k`` observed terms, and the
+    sum is carried to the scale of ``d`` terms by matching quantiles of
+    chi-squared distributions with ``k`` and ``d`` degrees of freedom (the
+    Wilson–Hilferty cube-root approximation): each term has mean 1 on the
+    training rows, and a sum of fewer terms has heavier tails, which a plain
+    ``d / k`` rescaling would pass on as more rows flagged. A row with nothing
+    observed gets the value of a typical row, the median. The entries' terms
+    are scaled by the same factor as their row, so they still add up to ``R``
+    (apart from rows with nothing observed, whose terms are 0).
+    """
     missing = np.isnan(residual2)
+    terms = np.where(missing, 0.0, residual2) / residual_variance
+    observed_sum = terms.sum(axis=1)
     if not missing.any():
-        return residual2, None
-    n_observed = (~missing).sum(axis=1)
-    factor = np.where(n_observed > 0, residual2.shape[1] / np.maximum(n_observed, 1), 0.0)
-    return np.where(missing, 0.0, residual2), factor
+        return terms, observed_sum
+    d = residual2.shape[1]
+    k = (~missing).sum(axis=1)
+    a_k, a_d = 2.0 / (9.0 * np.maximum(k, 1)), 2.0 / (9.0 * d)
+    z = (np.cbrt(observed_sum / np.maximum(k, 1)) - (1.0 - a_k)) / np.sqrt(a_k)
+    z = np.where(k > 0, z, 0.0)
+    reconstruction = d * np.maximum(1.0 - a_d + z * np.sqrt(a_d), 0.0) ** 3
+    reconstruction = np.where(k == d, observed_sum, reconstruction)
+    factor = np.divide(
+        reconstruction, observed_sum, out=np.zeros_like(observed_sum), where=observed_sum > 0
+    )
+    return terms * factor[:, None], reconstruction
 
 
 def _reconstruction_term(residual2, residual_variance):
-    values, factor = _observed_share(residual2)
-    term = (values / residual_variance).sum(axis=1)
-    return term if factor is None else term * factor
+    return _observed_terms(residual2, residual_variance)[1]
 
 
 class TermStatistics(NamedTuple):
@@ -190,11 +209,10 @@ def feature_attributions(residual2, statistics):
 
     ``(x_j - x̂_j)² / (s_j² · median R)``: the row sums are ``R / median R``.
     A missing entry is attributed 0, and a row's observed entries are scaled
-    by ``n_columns / n_observed``, as in ``R``.
+    to its ``R`` (see :func:`_observed_terms`).
     """
-    values, factor = _observed_share(residual2)
-    shares = values / (statistics.residual_variance * statistics.reconstruction_median)
-    return shares if factor is None else shares * factor[:, None]
+    terms = _observed_terms(residual2, statistics.residual_variance)[0]
+    return terms / statistics.reconstruction_median
 
 
 def observed_average(values, weight=None):

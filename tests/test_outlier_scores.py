@@ -86,3 +86,26 @@ def test_term_statistics_normalise_the_training_rows(data):
     attributions = feature_attributions(residual2, statistics)
     np.testing.assert_allclose(attributions.sum(axis=1), reconstruction)
     assert (attributions >= 0).all()
+
+
+def test_reconstruction_term_of_rows_with_holes_matches_chi2_quantiles():
+    # A sum of k unit-mean terms is carried to the scale of d terms by
+    # quantile matching: the chi-squared(k) quantiles land close to the
+    # chi-squared(d) quantiles, complete rows keep their plain sum, and a
+    # row with nothing observed gets a typical value.
+    from scipy.stats import chi2
+
+    from skaevae._outlier_scores import _observed_terms
+
+    d, k = 12, 4
+    quantiles = np.array([0.1, 0.5, 0.9, 0.99])
+    sums = chi2.ppf(quantiles, k)
+    residual2 = np.full((len(sums), d), np.nan)
+    residual2[:, :k] = sums[:, None] / k  # k equal terms with the given sum
+    terms, R = _observed_terms(residual2, np.ones(d))
+    np.testing.assert_allclose(R, chi2.ppf(quantiles, d), rtol=0.03)
+    np.testing.assert_allclose(terms.sum(axis=1), R)
+    complete = np.random.default_rng(0).random((3, d))
+    np.testing.assert_allclose(_observed_terms(complete, np.ones(d))[1], complete.sum(axis=1))
+    empty = np.full((1, d), np.nan)
+    assert abs(_observed_terms(empty, np.ones(d))[1][0] - chi2.median(d)) < 0.05 * d
