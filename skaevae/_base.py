@@ -47,6 +47,7 @@ from ._validation import (
     check_sample_weight,
     column_means,
     draw_seed,
+    has_nan,
     local_random_state,
 )
 
@@ -198,9 +199,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if reset:
             # Missing entries are filled with the training means (the encoder
             # also reads where they are when the training data has holes).
-            missing = np.isnan(X)
-            self._fitted_with_holes = bool(missing.any())
-            self._fill_values = column_means(X, missing)
+            self._fitted_with_holes = has_nan(X)
+            self._fill_values = (
+                column_means(X, np.isnan(X))
+                if self._fitted_with_holes
+                else X.mean(axis=0, dtype=np.float64)
+            )
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             if self._table is not None:
@@ -236,7 +240,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             weight[split_rows(n_samples, self.validation_fraction, seed)[1].numpy()] = 0.0
             if weight.sum() > 0:
                 sample_weight = weight
-        if np.isnan(X).any():
+        if has_nan(X):
             # PCA of the rows with their holes filled by the column means.
             X = np.where(np.isnan(X), self._fill_values, X)
         mean, variances, components = principal_axes(X, sample_weight)
@@ -342,9 +346,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         fill values and the batch carries the mask of observed entries, one
         per table column.
         """
-        missing = np.isnan(X)
-        if not missing.any():
+        if not has_nan(X):
             return Batch(as_float32_tensor(X).to(device), weight)
+        missing = np.isnan(X)
         fill = self._fill_values
         x = np.where(missing, fill, X).astype(np.float32)
         layout = self._layout()

@@ -60,6 +60,19 @@ def check_observed_columns(X, feature_names=None):
         )
 
 
+def has_nan(X):
+    """Whether float array X holds a NaN, in one pass and without a mask of X's size.
+
+    X's other values are finite, so its sum is NaN only if X holds one (an
+    overflowing sum is infinite, not NaN, unless it overflows both ways,
+    which the exact check then settles).
+    """
+    if not X.size:
+        return False
+    total = X.sum(dtype=np.float64)
+    return not np.isfinite(total) and bool(np.isnan(X).any())
+
+
 def column_means(X, missing):
     """The mean of each column of X over its observed (non-missing) entries."""
     counts = (~missing).sum(axis=0)
