@@ -74,6 +74,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     tol : float, default=1e-4
         Minimum improvement of the monitored loss.
 
+    [[warm_start]]
+
     [[device]]
 
     [[precision]]
@@ -182,6 +184,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        warm_start=False,
         device="auto",
         precision="float32",
         compile=False,
@@ -203,6 +206,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.precision = precision
         self.compile = compile

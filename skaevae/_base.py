@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._batch import Batch
-from ._data import split_rows
+from ._data import RandomSplit, split_rows
 from ._losses import column_errors_from_mean
 from ._memory import inference_batch_rows
 from ._networks import check_pca_activation
@@ -94,6 +94,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "validation_fraction",
         "n_iter_no_change",
         "tol",
+        "warm_start",
         "device",
         "precision",
         "compile",
@@ -171,7 +172,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return min(default, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _validate_fit_data(self, X, reset):
+    def _validate_fit_data(self, X, reset, min_samples=2):
         if reset:
             mixed = is_mixed(X, self.column_types)
             self._table = TableEncoder(self.column_types).fit(X) if mixed else None
@@ -179,7 +180,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=reset)
             X = self._table.encode(X, dtype=np.float32)
-            check_min_rows(X)
+            check_min_rows(X, min_samples, self)
             if self.init == "pca":
                 raise ValueError(
                     "init='pca' needs one float matrix; a mixed table (categorical or "
@@ -190,21 +191,24 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 self,
                 X,
                 dtype=[np.float64, np.float32],
-                ensure_min_samples=2,
+                ensure_min_samples=min_samples,
                 ensure_all_finite="allow-nan",
                 reset=reset,
             )
-            check_observed_columns(X, getattr(self, "feature_names_in_", None))
+            if reset:
+                check_observed_columns(X, getattr(self, "feature_names_in_", None))
         check_float32_range(X)
         if reset:
             # Missing entries are filled with the training means (the encoder
             # also reads where they are when the training data has holes).
             self._fitted_with_holes = has_nan(X)
+            missing = np.isnan(X) if self._fitted_with_holes else None
+            self._observed_counts = len(X) if missing is None else (~missing).sum(axis=0)
             self._fill_values = (
-                column_means(X, np.isnan(X))
-                if self._fitted_with_holes
-                else X.mean(axis=0, dtype=np.float64)
+                X.mean(axis=0, dtype=np.float64) if missing is None else column_means(X, missing)
             )
+            # Running sums of the observed values, for partial_fit.
+            self._observed_sums = self._fill_values * self._observed_counts
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             if self._table is not None:
@@ -286,25 +290,62 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
         )
 
-    def _fit(self, X, sample_weight=None, incremental=False):
-        """Train on X: a new network, or with ``incremental`` one more epoch of the fitted one.
+    # Parameters the network is built from: partial_fit and a warm-started
+    # fit continue only while they are unchanged.
+    _structural_params = (
+        "n_components",
+        "hidden_layer_sizes",
+        "activation",
+        "dropout",
+        "column_types",
+        "device",
+        "precision",
+        "compile",
+    )
 
-        The first pass (not fitted yet, or ``incremental=False``) builds and
-        trains a network for up to ``max_iter`` epochs, as ``fit`` does;
-        incremental passes train it for one epoch on X, without early
-        stopping, and add X's codes to the running statistics of the codes,
-        as ``MLPRegressor.partial_fit`` and ``IncrementalPCA.partial_fit`` do.
-        Each pass draws its seed from one generator kept from the first, so
-        passes shuffle and draw differently. Sample weights are scaled to
-        mean 1 within each pass.
+    def _structure(self):
+        params = self.get_params(deep=False)
+        structure = {name: params[name] for name in self._structural_params}
+        structure["hidden_layer_sizes"] = self._hidden_layer_sizes()
+        return structure
+
+    def _check_structure(self, method):
+        """Raise if a parameter the fitted network was built from has changed since."""
+        fitted = self._fitted_structure
+        for name, value in self._structure().items():
+            if value != fitted[name]:
+                raise ValueError(
+                    f"{method} continues the fitted network, which was built with "
+                    f"{name}={fitted[name]!r}; got {name}={value!r}. Set it back, or call "
+                    "fit (with warm_start=False) to build a new network."
+                )
+
+    def _fit(self, X, sample_weight=None, incremental=False):
+        """Train on X: a new network, or more epochs of the fitted one.
+
+        A new network (not fitted yet, or ``fit`` without ``warm_start``) is
+        built and trained for up to ``max_iter`` epochs. ``fit`` with
+        ``warm_start=True`` trains the fitted network for up to ``max_iter``
+        more epochs, with its optimiser state, and recomputes the statistics
+        of the codes on X. ``incremental`` (``partial_fit``) trains for one
+        epoch on X, without early stopping, and adds X to the running
+        statistics, as ``MLPRegressor.partial_fit`` and
+        ``IncrementalPCA.partial_fit`` do. Each call draws its seed from one
+        generator kept from the first, so calls shuffle and draw differently
+        and a sequence of calls is reproducible. Sample weights are scaled to
+        mean 1 within each call.
         """
-        first_pass = not incremental or not hasattr(self, "net_")
-        if first_pass:
+        resume = hasattr(self, "net_") and (incremental or self.warm_start)
+        if resume:
+            self._check_structure("partial_fit" if incremental else "fit with warm_start=True")
+        else:
             # A refit that fails leaves the estimator unfitted, not half of
             # the new fit's state next to the old network.
             self.__dict__.pop("net_", None)
-        X = self._validate_fit_data(X, reset=first_pass)
-        if first_pass:
+        X = self._validate_fit_data(X, reset=not resume, min_samples=1 if resume else 2)
+        if resume and has_nan(X) and np.isnan(X).all():
+            raise ValueError("X has no observed value (only NaN): there is nothing to train on.")
+        if not resume:
             self._random_state = local_random_state(self.random_state)
         seed = draw_seed(self._random_state)
         n_samples, n_features = X.shape
@@ -312,31 +353,115 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
         early_stopping = self.early_stopping and not incremental
-        if first_pass:
+        epochs = 1 if incremental else self.max_iter
+        if not resume:
             device = resolve_device(self.device)
-            max_iter = 1 if incremental else self.max_iter
-            config = self._training_config(n_samples, device, seed, max_iter, early_stopping)
+            config = self._training_config(n_samples, device, seed, epochs, early_stopping)
             net = build_net(
                 self._module_cls, self._module_params(n_features), *self._criterion(), config
             )
             init_module = self._pca_initializer(X, sample_weight, seed, early_stopping)
             self.n_components_ = self.n_components
+            self._fitted_structure = self._structure()
         else:
             net, device, init_module = self.net_, self._device(), None
-            net.set_params(batch_size=self._batch_size(n_samples, device))
+            self._resume_net(net, n_samples, seed, early_stopping, incremental)
         # X as one float32 tensor, moved to the device once for the whole fit;
         # a float32 X is used in place on the CPU (training never writes to it).
         weight = None
         if sample_weight is not None:
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         batch = self._training_batch(X, weight, device)
-        fit_net(net, batch, seed, init_module=init_module, epochs=None if first_pass else 1)
+        n_before = len(net.history) if resume else 0
+        fit_net(net, batch, seed, init_module=init_module, epochs=epochs if resume else None)
         del batch
 
         self.net_ = net
-        self._record_history(net, early_stopping, check_convergence=not incremental)
-        self._update_statistics(X, first_pass)
+        self._record_history(
+            net, early_stopping, check_convergence=not incremental, n_before=n_before
+        )
+        self._update_statistics(X, first_pass=not (incremental and resume))
+        if incremental and resume:
+            self._update_fill(X)
         return self
+
+    def _resume_net(self, net, n_samples, seed, early_stopping, incremental):
+        """Set the fitted ``net``'s training parameters for another call.
+
+        The module and optimiser state carry over; the step size, weight
+        decay, batch size, validation split and stopping rule are this
+        call's. ``partial_fit`` neither holds rows out nor stops early.
+        """
+        net.batch_size = self._batch_size(n_samples, net.device)
+        net.train_split = RandomSplit(self.validation_fraction, seed) if early_stopping else None
+        callbacks = dict(net.callbacks_)
+        stopper = callbacks["stop_when_not_improving"]
+        stopper.active = not incremental
+        stopper.monitor = "valid_loss" if early_stopping else "train_loss"
+        stopper.load_best = early_stopping
+        stopper.patience = self.n_iter_no_change
+        stopper.threshold = self.tol
+        stopper.start_epoch = self._warmup_epochs()
+        for group in net.optimizer_.param_groups:
+            group["lr"] = self.learning_rate_init
+            group["weight_decay"] = self.alpha
+        self._resume_model(net)
+
+    def _resume_model(self, net):
+        """Hook: apply the model's own parameters (the VAE's beta and warm-up) to ``net``."""
+
+    def _update_fill(self, X):
+        """Make the fill of missing entries the mean of every observed value seen so far."""
+        missing = np.isnan(X) if self._fitted_with_holes or has_nan(X) else None
+        counts = len(X) if missing is None else (~missing).sum(axis=0)
+        sums = (X if missing is None else np.where(missing, 0.0, X)).sum(axis=0, dtype=np.float64)
+        self._observed_counts = self._observed_counts + counts
+        self._observed_sums = self._observed_sums + sums
+        self._fill_values = self._observed_sums / np.maximum(self._observed_counts, 1)
+        fill = self._module.entries.fill
+        fill.copy_(torch.as_tensor(self._fill_values, dtype=fill.dtype))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Train for one pass over X, continuing from the current network.
+
+        The first call builds the network (as ``fit`` with ``max_iter=1``);
+        each further call is one epoch over the rows given, continuing the
+        weights, the optimiser state and the KL warm-up, so a model can be
+        trained on data streamed in chunks that do not fit in memory at
+        once. ``early_stopping`` does not apply: no rows are held out.
+        ``n_iter_`` and ``loss_curve_`` grow by one per call, and the fitted
+        statistics (the mean of the observed values used to fill missing
+        entries, and the mean and covariance of the codes) are running
+        statistics over every row passed so far, each chunk's codes taken
+        under the network of its call. The parameters the network is built
+        from (``n_components``, ``hidden_layer_sizes``, ``activation``,
+        ``dropout``, ``column_types``, ``device``, ``precision``,
+        ``compile``) must not change between calls; the step size, weight
+        decay, batch size and, for the VAE, ``beta`` and ``kl_warmup`` take
+        effect at the next call. A mixed table's encoding (its categories
+        and the standardisation of its numeric columns) is fitted on the
+        first call.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A chunk of training data, with the columns of the first call.
+            The first call needs at least two rows and an observed value in
+            every column; later calls take any number of rows.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row, scaled to mean 1 within the call.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, sample_weight, incremental=True)
 
     def _training_batch(self, X, weight, device):
         """The training rows as one :class:`~skaevae._batch.Batch` on ``device``.
@@ -357,22 +482,26 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         mask = torch.from_numpy((~missing).astype(np.float32))
         return Batch(torch.from_numpy(x).to(device), weight, mask.to(device))
 
-    def _record_history(self, net, early_stopping, check_convergence):
+    def _record_history(self, net, early_stopping, check_convergence, n_before=0):
+        """The fitted attributes of the training history (all calls so far)."""
         history = net.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         if early_stopping:
-            self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
+            # The validation losses of this call's epochs.
+            self.validation_loss_curve_ = [float(v) for v in history[n_before:, "valid_loss"]]
             self.best_loss_ = None
             # The epoch whose parameters early stopping restored: the last one
             # that improved by at least tol after the warm-up (else the last).
             best_epoch = dict(net.callbacks_)["stop_when_not_improving"].best_epoch_
-            self.best_validation_loss_ = self.validation_loss_curve_[best_epoch - 1]
+            if best_epoch <= n_before:
+                best_epoch = len(history)
+            self.best_validation_loss_ = float(history[best_epoch - 1, "valid_loss"])
         else:
             self.validation_loss_curve_ = None
             self.best_loss_ = min(self.loss_curve_)
             self.best_validation_loss_ = None
-        if check_convergence and self.n_iter_ == self.max_iter:
+        if check_convergence and len(history) - n_before == self.max_iter:
             warnings.warn(
                 f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",

@@ -14,9 +14,20 @@ class StopWhenNotImproving(EarlyStopping):
         super().__init__(**kwargs)
         self.start_epoch = start_epoch
 
+    # partial_fit switches the rule off: one epoch per call, nothing to restore.
+    active = True
+
+    def on_train_begin(self, net, **kwargs):
+        if self.active:
+            super().on_train_begin(net, **kwargs)
+
     def on_epoch_end(self, net, **kwargs):
-        if len(net.history) > self.start_epoch:
+        if self.active and len(net.history) > self.start_epoch:
             super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        if self.active:
+            super().on_train_end(net, **kwargs)
 
 
 class KLWarmup(Callback):

@@ -100,6 +100,19 @@ PARAMS = {
         """,
     ),
     "tol": Param([Interval(Real, 0, None, closed="left")]),
+    "warm_start": Param(
+        ["boolean"],
+        """
+        warm_start : bool, default=False
+            When True, ``fit`` continues training the fitted network (its
+            weights and optimiser state) for up to ``max_iter`` more epochs,
+            instead of building a new one: use it to train longer, or on new
+            data of the same columns. The parameters the network is built
+            from must be unchanged (see :meth:`partial_fit`); ``n_iter_`` and
+            ``loss_curve_`` count every epoch since the network was built,
+            and the statistics of the codes are recomputed on the new X.
+        """,
+    ),
     "device": Param(
         [str, torch.device],
         """

@@ -217,8 +217,10 @@ class TableEncoder:
                     f"Column {name!r} is binary but has {len(values)} distinct values."
                 )
             return {"categories": np.sort(np.asarray(values, dtype=object))}
+        # A pandas Categorical declares its categories, seen in X or not (a
+        # first chunk for partial_fit can list every category).
         categories = (
-            column.cat.categories[column.cat.categories.isin(values)].to_numpy(dtype=object)
+            column.cat.categories.to_numpy(dtype=object)
             if isinstance(dtype, pd.CategoricalDtype)
             else np.asarray(sorted(values, key=lambda v: (str(type(v)), v)), dtype=object)
         )
@@ -326,8 +328,10 @@ class TableEncoder:
         if unknown.any():
             unknown = pd.unique(values[unknown])
             raise ValueError(
-                f"Found unknown categories {list(unknown)[:10]} in column {name!r} during "
-                f"transform; the categories seen in fit are {list(categories)}."
+                f"Found unknown categories {list(unknown)[:10]} in column {name!r}; the "
+                f"model knows the categories seen when it was first fitted, {list(categories)} "
+                "(for partial_fit, the first call's: give that chunk a pandas Categorical "
+                "column listing every category)."
             )
         return codes
 

@@ -51,6 +51,9 @@ class VAETransformer(BaseAutoencoder):
         decoder learns to use the code before the KL term can pull every
         posterior onto the prior (posterior collapse). ``0`` disables it.
         Early stopping and the convergence check start after the warm-up.
+        Each :meth:`partial_fit` call counts as one epoch (one step, as
+        ``dask_ml.wrappers.Incremental`` counts calls), so with small chunks
+        set it to the number of calls the warm-up should span.
 
     init : {"random", "pca"}, default="random"
         How the weights start: torch's random initialisation, or, with
@@ -86,6 +89,8 @@ class VAETransformer(BaseAutoencoder):
 
     tol : float, default=1e-4
         Minimum improvement of the monitored loss, in nats per row.
+
+    [[warm_start]]
 
     [[device]]
 
@@ -203,6 +208,7 @@ class VAETransformer(BaseAutoencoder):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        warm_start=False,
         device="auto",
         precision="float32",
         compile=False,
@@ -226,6 +232,7 @@ class VAETransformer(BaseAutoencoder):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.warm_start = warm_start
         self.device = device
         self.precision = precision
         self.compile = compile
@@ -253,6 +260,10 @@ class VAETransformer(BaseAutoencoder):
 
     def _warmup_epochs(self):
         return self.kl_warmup
+
+    def _resume_model(self, net):
+        net.criterion_.beta = self.beta
+        dict(net.callbacks_)["kl_warmup"].n_epochs = self.kl_warmup
 
     def _encode(self, x):
         # The posterior mean μ(x): deterministic, unlike a draw from q(z | x).
