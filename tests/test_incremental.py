@@ -219,3 +219,14 @@ def test_sample_weight_is_used(small_X):
     model.partial_fit(small_X, sample_weight=weight)
     other.partial_fit(small_X)
     assert not np.allclose(model.transform(small_X), other.transform(small_X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_pickled_model_continues_as_the_original(cls, small_X):
+    import pickle
+
+    model = cls(n_components=2, **FAST).partial_fit(small_X[:100])
+    copy_ = pickle.loads(pickle.dumps(model))
+    model.partial_fit(small_X[100:])
+    copy_.partial_fit(small_X[100:])
+    np.testing.assert_array_equal(model.transform(small_X), copy_.transform(small_X))
