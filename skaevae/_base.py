@@ -172,7 +172,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return min(default, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _validate_fit_data(self, X, reset, min_samples=2):
+    def _validate_fit_data(self, X, reset, min_samples=2, incremental=False):
         if reset:
             mixed = is_mixed(X, self.column_types)
             self._table = TableEncoder(self.column_types).fit(X) if mixed else None
@@ -222,7 +222,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         if self.init == "pca":
             check_pca_activation(self.activation)
-        if self.early_stopping and n_samples < 3:
+        if self.early_stopping and not incremental and n_samples < 3:
             raise ValueError(
                 f"early_stopping=True needs at least 3 samples to hold out a validation "
                 f"set; got n_samples={n_samples}."
@@ -337,21 +337,31 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         resume = hasattr(self, "net_") and (incremental or self.warm_start)
         if resume:
+            # _fit_context validates only a first fit; parameters that apply
+            # at each call are checked here too.
+            self._validate_params()
             self._check_structure("partial_fit" if incremental else "fit with warm_start=True")
         else:
             # A refit that fails leaves the estimator unfitted, not half of
             # the new fit's state next to the old network.
             self.__dict__.pop("net_", None)
-        X = self._validate_fit_data(X, reset=not resume, min_samples=1 if resume else 2)
+        X = self._validate_fit_data(
+            X,
+            reset=not resume,
+            min_samples=1 if resume and incremental else 2,
+            incremental=incremental,
+        )
         if resume and has_nan(X) and np.isnan(X).all():
             raise ValueError("X has no observed value (only NaN): there is nothing to train on.")
-        if not resume:
-            self._random_state = local_random_state(self.random_state)
-        seed = draw_seed(self._random_state)
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
+        # The seed is drawn once the input is accepted: a refused call does
+        # not change what later calls draw.
+        if not resume:
+            self._random_state = local_random_state(self.random_state)
+        seed = draw_seed(self._random_state)
         early_stopping = self.early_stopping and not incremental
         epochs = 1 if incremental else self.max_iter
         if not resume:
@@ -373,7 +383,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         batch = self._training_batch(X, weight, device)
         n_before = len(net.history) if resume else 0
-        fit_net(net, batch, seed, init_module=init_module, epochs=epochs if resume else None)
+        if resume:
+            # A call that fails in training leaves the fitted model as it was.
+            saved = (
+                copy.deepcopy(net.module_.state_dict()),
+                copy.deepcopy(net.optimizer_.state_dict()),
+            )
+        try:
+            fit_net(net, batch, seed, init_module=init_module, epochs=epochs if resume else None)
+        except BaseException:
+            if resume:
+                del net.history[n_before:]
+                net.module_.load_state_dict(saved[0])
+                net.optimizer_.load_state_dict(saved[1])
+            raise
         del batch
 
         self.net_ = net
@@ -425,7 +448,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one pass over X, continuing from the current network.
 
-        The first call builds the network (as ``fit`` with ``max_iter=1``);
+        The first call builds the network and trains it for one epoch;
         each further call is one epoch over the rows given, continuing the
         weights, the optimiser state and the KL warm-up, so a model can be
         trained on data streamed in chunks that do not fit in memory at
@@ -441,7 +464,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         decay, batch size and, for the VAE, ``beta`` and ``kl_warmup`` take
         effect at the next call. A mixed table's encoding (its categories
         and the standardisation of its numeric columns) is fitted on the
-        first call.
+        first call, as are the column types, the ranges its numeric columns
+        are decoded within, and a column constant in the first chunk: make
+        the first chunk representative, or declare ``column_types``. The
+        running mean and covariance of the codes mix codes of early and late
+        networks, so after several passes they are narrower than the final
+        network's codes: for :meth:`sample`, finish with a pass of ``fit``
+        with ``warm_start=True`` (which recomputes them) on a sample of the
+        rows. ``compile`` applies to the first call, and ``callbacks`` are
+        those of the first call. A call that raises leaves the model as it
+        was.
 
         Parameters
         ----------

@@ -230,3 +230,30 @@ def test_a_pickled_model_continues_as_the_original(cls, small_X):
     model.partial_fit(small_X[100:])
     copy_.partial_fit(small_X[100:])
     np.testing.assert_array_equal(model.transform(small_X), copy_.transform(small_X))
+
+
+def test_a_failed_or_refused_call_changes_nothing(small_X):
+    def model():
+        return AutoencoderTransformer(n_components=2, **FAST).partial_fit(small_X[:100])
+
+    failed = model()
+    with pytest.raises(ValueError, match="non-finite"):
+        failed.partial_fit(small_X[100:] * 1e18)  # diverges in training
+    with pytest.raises(ValueError, match="sample_weight"):
+        failed.partial_fit(small_X[100:], sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="batch_size"):
+        failed.set_params(batch_size=0).partial_fit(small_X)
+    failed.set_params(batch_size="auto").partial_fit(small_X[100:])
+    assert failed.n_iter_ == len(failed.loss_curve_) == 2
+    clean = model().partial_fit(small_X[100:])
+    # Equal up to float32 rounding (the failed step may change which kernels run).
+    np.testing.assert_allclose(failed.transform(small_X), clean.transform(small_X), atol=1e-6)
+
+
+def test_small_chunks_with_early_stopping_set(small_X):
+    model = AutoencoderTransformer(n_components=2, early_stopping=True, **FAST).fit(small_X)
+    model.partial_fit(small_X[:2])
+    assert model.n_iter_ >= 2
+    # fit with warm_start still needs two rows.
+    with pytest.raises(ValueError, match="minimum of 2 is required"):
+        model.set_params(warm_start=True, early_stopping=False).fit(small_X[:1])
