@@ -45,7 +45,6 @@ from ._validation import (
     check_float32_range,
     check_observed_columns,
     check_sample_weight,
-    column_means,
     draw_seed,
     has_nan,
     local_random_state,
@@ -202,13 +201,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # Missing entries are filled with the training means (the encoder
             # also reads where they are when the training data has holes).
             self._fitted_with_holes = has_nan(X)
-            missing = np.isnan(X) if self._fitted_with_holes else None
-            self._observed_counts = len(X) if missing is None else (~missing).sum(axis=0)
-            self._fill_values = (
-                X.mean(axis=0, dtype=np.float64) if missing is None else column_means(X, missing)
-            )
-            # Running sums of the observed values, for partial_fit.
-            self._observed_sums = self._fill_values * self._observed_counts
+            self._observed_counts, self._observed_sums = 0, 0.0
+            self._add_observed(X)
         n_samples, n_features = X.shape
         if self.n_components > n_features:
             if self._table is not None:
@@ -433,14 +427,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _resume_model(self, net):
         """Hook: apply the model's own parameters (the VAE's beta and warm-up) to ``net``."""
 
-    def _update_fill(self, X):
-        """Make the fill of missing entries the mean of every observed value seen so far."""
-        missing = np.isnan(X) if self._fitted_with_holes or has_nan(X) else None
+    def _add_observed(self, X):
+        """Add X's observed values to the running sums; the fill values are their mean."""
+        missing = np.isnan(X) if has_nan(X) else None
         counts = len(X) if missing is None else (~missing).sum(axis=0)
         sums = (X if missing is None else np.where(missing, 0.0, X)).sum(axis=0, dtype=np.float64)
         self._observed_counts = self._observed_counts + counts
         self._observed_sums = self._observed_sums + sums
         self._fill_values = self._observed_sums / np.maximum(self._observed_counts, 1)
+
+    def _update_fill(self, X):
+        """Make the fill of missing entries the mean of every observed value seen so far."""
+        self._add_observed(X)
         fill = self._module.entries.fill
         fill.copy_(torch.as_tensor(self._fill_values, dtype=fill.dtype))
 
