@@ -1,6 +1,9 @@
 """skaevae: scikit-learn-compatible autoencoder and variational-autoencoder estimators."""
 
+from importlib.util import find_spec
+
 from ._autoencoder import AutoencoderTransformer
+from ._conditional import ConditionalVAETransformer
 from ._impute import VAEImputer
 from ._outlier import OutlierDetector
 from ._vae import VAETransformer
@@ -9,8 +12,32 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AutoencoderTransformer",
+    "ConditionalVAETransformer",
     "OutlierDetector",
     "VAEImputer",
     "VAETransformer",
     "__version__",
 ]
+
+# VAEOverSampler is an imbalanced-learn sampler: it is imported on first use,
+# and listed only where imbalanced-learn is installed.
+if find_spec("imblearn") is not None:
+    __all__.append("VAEOverSampler")
+
+
+def __getattr__(name):
+    if name == "VAEOverSampler":
+        try:
+            from ._oversample import VAEOverSampler
+        except ModuleNotFoundError as error:
+            if error.name is None or not error.name.startswith("imblearn"):
+                raise
+            raise ImportError(
+                "VAEOverSampler needs imbalanced-learn: pip install 'skaevae[imbalanced]'."
+            ) from error
+        return VAEOverSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

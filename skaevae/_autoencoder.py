@@ -11,7 +11,18 @@ from ._losses import (
 from ._memory import chunk_rows
 from ._modules import AutoencoderModule
 from ._moments import RunningMoments
-from ._params import fill_parameter_docs
+from ._params import constraints, fill_parameter_docs
+
+
+def hoyer_sparsity(Z):
+    """Hoyer's (2004) sparsity of each row of ``Z``, in [0, 1]; 1 for an all-zero row."""
+    k = Z.shape[1]
+    if k == 1:
+        return np.zeros(len(Z))
+    l1 = np.abs(Z).sum(axis=1)
+    l2 = np.sqrt(np.square(Z).sum(axis=1))
+    ratio = np.divide(l1, l2, out=np.ones_like(l1), where=l2 > 0)
+    return (np.sqrt(k) - ratio) / (np.sqrt(k) - 1)
 
 
 @fill_parameter_docs
@@ -36,6 +47,29 @@ class AutoencoderTransformer(BaseAutoencoder):
     [[activation]]
 
     [[dropout]]
+
+    [[encoder]]
+
+    [[encoder_params]]
+
+    [[decoder]]
+
+    [[decoder_params]]
+
+    [[corruption]]
+
+    [[corruption_level]]
+
+    sparsity : float, default=0.0
+        Weight of an L1 activity penalty on the code: ``sparsity`` times
+        each row's mean absolute code value is added to its loss (a sparse
+        autoencoder). It drives most code entries of a row towards zero, so
+        each row is described by a few active dimensions; use it for
+        interpretable or over-complete codes (``n_components`` near or above
+        the data's intrinsic dimension), at some cost in reconstruction.
+        ``code_sparsity_`` measures the effect. ``alpha`` keeps the decoder
+        from undoing the penalty with large weights. The penalty is part of
+        ``loss_curve_``, not of :meth:`score_samples`.
 
     init : {"random", "pca"}, default="random"
         How the network's weights start. ``"random"`` is torch's default
@@ -123,6 +157,13 @@ class AutoencoderTransformer(BaseAutoencoder):
     latent_covariance_ : ndarray of shape (n_components, n_components)
         Covariance of the training codes, used by :meth:`sample`.
 
+    code_sparsity_ : float
+        How sparse the training codes are: the mean over rows of Hoyer's
+        measure ``(sqrt(k) - |z|_1 / |z|_2) / (sqrt(k) - 1)`` of each code
+        ``z`` of ``k = n_components`` entries, 0 when every entry has the
+        same magnitude, 1 when one entry alone is non-zero (0 when
+        ``n_components=1``). Grows with ``sparsity``.
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -165,6 +206,11 @@ class AutoencoderTransformer(BaseAutoencoder):
     (3,)
     """
 
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        **constraints("sparsity"),
+    }
+
     _module_cls = AutoencoderModule
     _criterion_cls = ReconstructionLoss
 
@@ -175,6 +221,13 @@ class AutoencoderTransformer(BaseAutoencoder):
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
+        encoder=None,
+        encoder_params=None,
+        decoder=None,
+        decoder_params=None,
+        corruption=None,
+        corruption_level=0.2,
+        sparsity=0.0,
         init="random",
         max_iter=200,
         batch_size="auto",
@@ -197,6 +250,13 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.encoder = encoder
+        self.encoder_params = encoder_params
+        self.decoder = decoder
+        self.decoder_params = decoder_params
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.sparsity = sparsity
         self.init = init
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -218,11 +278,17 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _encode(self, x):
         return self._module.encode(*self._module.observed(x))
 
+    def _criterion_params(self):
+        return {"sparsity": self.sparsity}
+
     def _criterion(self):
         layout = self._layout()
         if layout is None:
             return super()._criterion()
-        return MixedReconstructionLoss, {"layout": layout}
+        return MixedReconstructionLoss, {"layout": layout, **self._criterion_params()}
+
+    def _resume_model(self, net):
+        net.criterion_.sparsity = self.sparsity
 
     def _score_batch(self, x):
         module = self._module
@@ -243,12 +309,15 @@ class AutoencoderTransformer(BaseAutoencoder):
         k = self.n_components_
         if first_pass:
             self._latent_moments = RunningMoments(k)
+            self._hoyer_sum = 0.0
         step = chunk_rows(8 * k, X.shape[0])
         for start in range(0, X.shape[0], step):
             Z = self._map_batches(self._encode, X[start : start + step], k, np.float64)
+            self._hoyer_sum += hoyer_sparsity(Z).sum()
             self._latent_moments.update(Z)
         self.latent_mean_ = self._latent_moments.mean
         self.latent_covariance_ = self._latent_moments.covariance
+        self.code_sparsity_ = float(self._hoyer_sum / self._latent_moments.n_samples_seen)
 
     def _sample_codes(self, n_samples, rng):
         return rng.multivariate_normal(self.latent_mean_, self.latent_covariance_, size=n_samples)

@@ -84,6 +84,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "hidden_layer_sizes",
         "activation",
         "dropout",
+        "encoder",
+        "encoder_params",
+        "decoder",
+        "decoder_params",
+        "corruption",
+        "corruption_level",
         "init",
         "max_iter",
         "batch_size",
@@ -122,6 +128,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "layout": self._layout(),
             "missing": self._fitted_with_holes,
             "fill": self._fill_values.tolist(),
+            "corruption": self.corruption,
+            "corruption_level": self.corruption_level,
+            "encoder": self.encoder,
+            "encoder_params": self.encoder_params,
+            "decoder": self.decoder,
+            "decoder_params": self.decoder_params,
         }
 
     def _criterion_params(self):
@@ -216,6 +228,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         if self.init == "pca":
             check_pca_activation(self.activation)
+            if self.encoder is not None or self.decoder is not None:
+                raise ValueError(
+                    "init='pca' sets the built-in MLPs; with your own encoder or decoder "
+                    "use init='random'."
+                )
+        if self.corruption == "masking" and self.corruption_level >= 1:
+            raise ValueError(
+                "corruption_level is the probability of hiding a column with "
+                f"corruption='masking' and must be below 1, got {self.corruption_level!r}."
+            )
         if self.early_stopping and not incremental and n_samples < 3:
             raise ValueError(
                 f"early_stopping=True needs at least 3 samples to hold out a validation "
@@ -291,6 +313,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "hidden_layer_sizes",
         "activation",
         "dropout",
+        "encoder",
+        "encoder_params",
+        "decoder",
+        "decoder_params",
+        "corruption",
+        "corruption_level",
         "column_types",
         "device",
         "precision",
@@ -314,7 +342,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     "fit (with warm_start=False) to build a new network."
                 )
 
-    def _fit(self, X, sample_weight=None, incremental=False):
+    def _fit_condition(self, y, X, sample_weight, reset):
+        """Hook: each training row's condition as a float32 array, and its summary.
+
+        Returns ``(condition, summary)``, both None for an unconditional
+        model; ``summary`` is passed to :meth:`_record_condition` once the
+        call has trained, so a call that fails changes nothing.
+        """
+        return None, None
+
+    def _record_condition(self, summary, accumulate):
+        """Hook: keep the fitted statistics of the conditions (see :meth:`_fit_condition`)."""
+
+    def _fit(self, X, sample_weight=None, incremental=False, y=None):
         """Train on X: a new network, or more epochs of the fitted one.
 
         A new network (not fitted yet, or ``fit`` without ``warm_start``) is
@@ -351,6 +391,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sample_weight = check_sample_weight(sample_weight, X)
         if sample_weight is not None:
             sample_weight = sample_weight / sample_weight.mean()
+        condition, condition_summary = self._fit_condition(y, X, sample_weight, reset=not resume)
         # The seed is drawn once the input is accepted: a refused call does
         # not change what later calls draw.
         if not resume:
@@ -376,6 +417,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if sample_weight is not None:
             weight = torch.from_numpy(sample_weight.astype(np.float32)).to(device)
         batch = self._training_batch(X, weight, device)
+        if condition is not None:
+            batch.condition = torch.from_numpy(condition).to(device)
         n_before = len(net.history) if resume else 0
         if resume:
             # A call that fails in training leaves the fitted model as it was.
@@ -394,6 +437,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         del batch
 
         self.net_ = net
+        self._record_condition(condition_summary, accumulate=incremental and resume)
         self._record_history(
             net, early_stopping, check_convergence=not incremental, n_before=n_before
         )
@@ -708,11 +752,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _activation_bytes(self):
         # One row's widest float32 activation: the bytes a batch's largest
-        # buffer takes per row.
+        # buffer takes per row. A user network without Linear layers (a
+        # convolution's width is not known here) counts as the input's width.
         widest = max(
-            max(m.in_features, m.out_features)
-            for m in self._module.modules()
-            if isinstance(m, torch.nn.Linear)
+            (
+                max(m.in_features, m.out_features)
+                for m in self._module.modules()
+                if isinstance(m, torch.nn.Linear)
+            ),
+            default=self._n_model_features,
         )
         return 4 * widest
 

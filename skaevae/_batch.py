@@ -4,8 +4,8 @@ skorch hands each step an ``(X, y)`` pair; here ``X`` is a :class:`Batch` and
 ``y`` is ``None``, since an autoencoder's target is its own input. Modules
 take the record (``module(batch)``) and losses compare an output with it
 (``loss(output, batch)``), so what a step needs beyond the rows, such as
-per-row weights and the mask of observed entries, travels in one place. A
-new per-row quantity (a condition) is one more field here.
+per-row weights, the mask of observed entries and a conditional model's
+condition, travels in one place.
 """
 
 from dataclasses import dataclass
@@ -31,11 +31,16 @@ class Batch:
         column of the table (a categorical column's one-hot block is one
         column); the missing entries of ``x`` hold fill values, which the
         likelihood leaves out. ``None``: every entry is observed.
+
+    condition : torch.Tensor of shape (n, n_conditions) or None, default=None
+        What a conditional model is told about each row besides ``x`` (the
+        one-hot class of a conditional VAE); ``None`` for other models.
     """
 
     x: torch.Tensor
     weight: torch.Tensor | None = None
     mask: torch.Tensor | None = None
+    condition: torch.Tensor | None = None
 
     def __len__(self):
         return len(self.x)
@@ -46,7 +51,7 @@ class Batch:
         return Batch(*(None if t is None else t.index_select(0, index) for t in self._fields()))
 
     def _fields(self):
-        return self.x, self.weight, self.mask
+        return self.x, self.weight, self.mask, self.condition
 
     def __getitem__(self, rows):
         """The rows in the slice ``rows``, as a new record of views."""

@@ -70,3 +70,10 @@ class ColumnLayout:
         """The first model column of each table column, ``n_columns`` indices."""
         starts = list(range(self.n_numeric + self.n_binary))
         return starts + [s.start for s in self.category_slices()]
+
+    def model_columns(self):
+        """The table column of each model column, ``width`` indices."""
+        columns = list(range(self.n_numeric + self.n_binary))
+        for i, n in enumerate(self.categories):
+            columns += [self.n_numeric + self.n_binary + i] * n
+        return columns

@@ -1,10 +1,11 @@
 """Output models ``p(x | z)`` of the VAE's decoder (torch only).
 
 A likelihood is an ``nn.Module`` that owns its parameter head (the last layer
-of the decoder, from the decoder's width to the parameters it needs) and any
-parameter of its own (the Gaussian's learned scale). Called on the decoder's
-hidden output it returns a distribution object, ``px``, as scvi-tools' modules
-do: the ELBO, the importance-weighted log-likelihood and ``sample`` all use
+of the decoder, from the decoder's width to the ``n_params`` parameters it
+needs; none when a user's decoder outputs them) and any parameter of its own
+(the Gaussian's learned scale). Called on the decoder's hidden output it
+returns a distribution object, ``px``, as scvi-tools' modules do: the ELBO,
+the importance-weighted log-likelihood and ``sample`` all use
 ``px.log_prob``, ``px.mean`` and ``px.sample``, so a new output model is one
 class here and one entry in :data:`LIKELIHOODS`.
 
@@ -53,6 +54,15 @@ def gaussian_log_prob(x, loc, log_scale, mask=None):
 def standard_normal_log_prob(z):
     """Log-density of ``z`` under N(0, I), summed over the last axis."""
     return -0.5 * (z.square() + _LOG_2PI).sum(dim=-1)
+
+
+def _head(n_in, n_params):
+    """The linear head from the decoder's width to the parameters, or none.
+
+    ``n_in=None``: the decoder (a user's network) outputs the parameters
+    itself.
+    """
+    return nn.Identity() if n_in is None else nn.Linear(n_in, n_params)
 
 
 def _standard_noise(kind, shape, generator, like):
@@ -121,7 +131,8 @@ class GaussianLikelihood(nn.Module):
 
     def __init__(self, n_in, n_features):
         super().__init__()
-        self.head = nn.Linear(n_in, n_features)
+        self.n_params = n_features
+        self.head = _head(n_in, n_features)
         self.log_scale = nn.Parameter(torch.zeros(n_features))
 
     def output_log_scale(self):
@@ -145,7 +156,8 @@ class BernoulliLikelihood(nn.Module):
 
     def __init__(self, n_in, n_features):
         super().__init__()
-        self.head = nn.Linear(n_in, n_features)
+        self.n_params = n_features
+        self.head = _head(n_in, n_features)
 
     def forward(self, h):
         return Bernoulli(self.head(h))
@@ -354,10 +366,13 @@ class MixedLikelihood(nn.Module):
         super().__init__()
         self.layout = layout
         n_params = 3 * N_MODES * layout.n_numeric + layout.n_binary + sum(layout.categories)
-        self.head = nn.Linear(n_in, n_params)
+        self.n_params = n_params
+        self.head = _head(n_in, n_params)
         bounds = torch.tensor(layout.integer_bounds, dtype=torch.float32).reshape(-1, 3)
         self.register_buffer("integer_bounds", bounds)
         self.n_noise = 2 * layout.n_numeric + layout.n_binary + len(layout.categories)
+        if n_in is None:
+            return
         with torch.no_grad():
             # Spread the modes' starting means over the standardised range,
             # so that they do not all learn the same thing.

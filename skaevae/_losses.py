@@ -36,11 +36,28 @@ def kl_to_standard_normal(loc, log_scale):
     return 0.5 * (loc.square() + torch.exp(2.0 * log_scale) - 1.0 - 2.0 * log_scale).sum(dim=-1)
 
 
+def code_activity(z):
+    """Mean absolute value of each row's code, ``(n,)``: the sparse autoencoder's L1 term."""
+    return z.abs().mean(dim=-1)
+
+
 class ReconstructionLoss(nn.Module):
-    """Per-sample mean squared error of an autoencoder's output."""
+    """Per-sample mean squared error of an autoencoder's output.
+
+    With ``sparsity > 0`` (a sparse autoencoder), ``sparsity`` times the
+    row's mean absolute code value (:func:`code_activity`) is added: an L1
+    activity penalty that drives code entries towards zero.
+    """
+
+    def __init__(self, sparsity=0.0):
+        super().__init__()
+        self.sparsity = sparsity
 
     def forward(self, output, batch):
-        return squared_error(batch.x, output["x_loc"], batch.mask)
+        loss = squared_error(batch.x, output["x_loc"], batch.mask)
+        if self.sparsity:
+            loss = loss + self.sparsity * code_activity(output["z"])
+        return loss
 
     def batch_mean(self, output, batch):
         """The mean of :meth:`forward` over the batch, in one reduction.
@@ -48,7 +65,7 @@ class ReconstructionLoss(nn.Module):
         Every row has the same number of features, so the mean of the rows'
         means is the mean over all entries.
         """
-        if batch.mask is not None:
+        if batch.mask is not None or self.sparsity:
             return self(output, batch).mean()
         x = batch.x
         # Under bf16 autocast x_loc is bf16; older torch's mse_loss backward
@@ -111,18 +128,23 @@ def column_errors_from_mean(x, mean, layout, eps=1e-7):
 class MixedReconstructionLoss(nn.Module):
     """Per-sample reconstruction error of a mixed table's row: the mean over its columns.
 
-    See :func:`column_reconstruction_errors`.
+    See :func:`column_reconstruction_errors`; ``sparsity`` is as in
+    :class:`ReconstructionLoss`.
     """
 
-    def __init__(self, layout):
+    def __init__(self, layout, sparsity=0.0):
         super().__init__()
         self.layout = layout
+        self.sparsity = sparsity
 
     def forward(self, output, batch):
         errors = column_reconstruction_errors(batch.x, output["x_loc"], self.layout)
         if batch.mask is not None:
             errors = errors * batch.mask
-        return errors.mean(dim=-1)
+        loss = errors.mean(dim=-1)
+        if self.sparsity:
+            loss = loss + self.sparsity * code_activity(output["z"])
+        return loss
 
 
 class ELBOLoss(nn.Module):

@@ -177,3 +177,73 @@ class ObservedEntries(nn.Module):
             return stack(x)
         h = stack[0](x) + self.missing_input(1.0 - mask)
         return stack[1:](h)
+
+
+class Corruption(nn.Module):
+    """Noise applied to a row before the encoder reads it, in training only.
+
+    A denoising autoencoder (Vincent et al., 2008) learns to reconstruct the
+    clean row from a corrupted one, so the corruption is applied to the
+    encoder's input and the loss still compares with the clean row.
+
+    ``kind="gaussian"`` adds ``level · ε``, ``ε ~ N(0, 1)``, to each
+    numeric entry (the first ``n_numeric`` model columns of a mixed table,
+    every column of a plain matrix); binary and categorical columns keep
+    their values. ``kind="masking"`` hides each table column with
+    probability ``level``: its entries are replaced by the fill values (the
+    training means; for a categorical column, the category frequencies,
+    i.e. "unknown") and its entry of the mask becomes 0, as for a missing
+    value. ``column`` maps each model column to its table column (a
+    categorical one-hot block is hidden as a whole).
+    """
+
+    def __init__(self, kind, level, n_numeric, column=None):
+        super().__init__()
+        self.kind = kind
+        self.level = float(level)
+        self.n_numeric = n_numeric
+        self.register_buffer("column", None if column is None else torch.as_tensor(column))
+
+    def forward(self, x, mask, fill):
+        if self.level == 0.0:
+            return x, mask
+        if self.kind == "gaussian":
+            noise = torch.randn_like(x[..., : self.n_numeric]) * self.level
+            if self.n_numeric == x.shape[-1]:
+                return x + noise, mask
+            return torch.cat([x[..., : self.n_numeric] + noise, x[..., self.n_numeric :]], -1), mask
+        n_columns = x.shape[-1] if self.column is None else int(self.column.max()) + 1
+        keep = (torch.rand(*x.shape[:-1], n_columns, device=x.device) >= self.level).to(x.dtype)
+        entry_keep = keep if self.column is None else keep[..., self.column]
+        x = torch.where(entry_keep > 0, x, fill.to(x.dtype))
+        return x, keep if mask is None else mask * keep
+
+
+class ParamsSlice(nn.Module):
+    """The columns ``start:stop`` of the input: one head of a user encoder's output."""
+
+    def __init__(self, start, stop):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, h):
+        return h[..., self.start : self.stop]
+
+
+def make_user_network(cls, params, n_inputs, n_outputs, role):
+    """``cls(n_inputs=..., n_outputs=..., **params)``, checked to be an ``nn.Module``."""
+    try:
+        network = cls(n_inputs=n_inputs, n_outputs=n_outputs, **(params or {}))
+    except TypeError as error:
+        raise TypeError(
+            f"The {role} {getattr(cls, '__name__', cls)!r} could not be built as "
+            f"{role}(n_inputs={n_inputs}, n_outputs={n_outputs}, **{role}_params): {error}. "
+            f"A {role} class takes the keyword arguments n_inputs and n_outputs, and "
+            f"those in {role}_params."
+        ) from error
+    if not isinstance(network, nn.Module):
+        raise TypeError(
+            f"The {role} must build a torch.nn.Module; {getattr(cls, '__name__', cls)!r} "
+            f"returned {type(network).__name__}."
+        )
+    return network

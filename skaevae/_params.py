@@ -58,6 +58,84 @@ PARAMS = {
             Dropout probability after each hidden activation, during training only.
         """,
     ),
+    "encoder": Param(
+        [callable, None],
+        """
+        encoder : torch.nn.Module class or None, default=None
+            Your own encoder network, in place of the MLP that
+            ``hidden_layer_sizes``, ``activation`` and ``dropout`` describe:
+            a class (or other callable) built as ``encoder(n_inputs=...,
+            n_outputs=..., **encoder_params)`` that maps a float32 tensor of
+            shape ``(n, n_inputs)`` to ``(n, n_outputs)``. ``n_inputs`` is
+            the width of the rows (of the model space, for a mixed table;
+            plus the one-hot class for a conditional model); ``n_outputs`` is
+            ``n_components`` for the autoencoder (the code) and ``2 *
+            n_components`` for a VAE (the posterior means, then the log
+            scales). Use it for structure an MLP lacks, such as a
+            convolutional encoder for images given as rows of pixels. The
+            class is stored, not an instance, so the estimator clones,
+            pickles (define the class at the top level of a module) and
+            searches over ``encoder_params`` like any other parameter.
+            The network reads missing entries as their fill values; it is
+            trained on the plain training step (no fast path).
+        """,
+    ),
+    "encoder_params": Param(
+        [dict, None],
+        """
+        encoder_params : dict or None, default=None
+            Keyword arguments of ``encoder``, e.g. ``{"channels": 16}``.
+        """,
+    ),
+    "decoder": Param(
+        [callable, None],
+        """
+        decoder : torch.nn.Module class or None, default=None
+            Your own decoder network, built as ``decoder(n_inputs=...,
+            n_outputs=..., **decoder_params)``: ``n_inputs`` is
+            ``n_components`` (plus the one-hot class for a conditional
+            model); ``n_outputs`` is the row's width for the autoencoder (the
+            reconstruction; for a mixed table, its model space of values,
+            log-odds and logits) and, for a VAE, the number of parameters of
+            its likelihood (the Gaussian's means, one per feature, whose
+            output scales stay learned per feature). See ``encoder``.
+        """,
+    ),
+    "decoder_params": Param(
+        [dict, None],
+        """
+        decoder_params : dict or None, default=None
+            Keyword arguments of ``decoder``.
+        """,
+    ),
+    "corruption": Param(
+        [StrOptions({"gaussian", "masking"}), None],
+        """
+        corruption : {"gaussian", "masking"} or None, default=None
+            Noise applied to the rows the encoder reads in training, while
+            the loss still compares the output with the clean rows: a
+            denoising autoencoder, which learns to map noisy or incomplete
+            rows back to clean ones and usually learns more robust codes.
+            ``"gaussian"`` adds ``N(0, corruption_level²)`` noise to each
+            numeric entry (in standardised units for a mixed table, whose
+            binary and categorical columns it leaves alone); ``"masking"``
+            hides each column with probability ``corruption_level``, as a
+            missing value (the encoder reads the training mean, for a
+            categorical column "unknown"). Use it when the rows to encode
+            or reconstruct will be noisier than clean training rows, with
+            the kind and level of noise expected. Inference never adds
+            noise.
+        """,
+    ),
+    "corruption_level": Param(
+        [Interval(Real, 0, None, closed="left")],
+        """
+        corruption_level : float, default=0.2
+            Standard deviation of the Gaussian noise, or probability of
+            hiding a column (below 1), for ``corruption``.
+        """,
+    ),
+    "sparsity": Param([Interval(Real, 0, None, closed="left")]),
     "init": Param([StrOptions({"random", "pca"})]),
     "beta": Param([Interval(Real, 0, None, closed="left")]),
     "kl_warmup": Param([Interval(Integral, 0, None, closed="left")]),

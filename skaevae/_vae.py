@@ -41,6 +41,18 @@ class VAETransformer(BaseAutoencoder):
 
     [[dropout]]
 
+    [[encoder]]
+
+    [[encoder_params]]
+
+    [[decoder]]
+
+    [[decoder_params]]
+
+    [[corruption]]
+
+    [[corruption_level]]
+
     beta : float, default=1.0
         Weight of the KL term. ``1`` is the standard VAE (the ELBO is a bound
         on the log-likelihood); larger values give a smoother, more
@@ -197,6 +209,12 @@ class VAETransformer(BaseAutoencoder):
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
+        encoder=None,
+        encoder_params=None,
+        decoder=None,
+        decoder_params=None,
+        corruption=None,
+        corruption_level=0.2,
         init="random",
         beta=1.0,
         kl_warmup=10,
@@ -221,6 +239,12 @@ class VAETransformer(BaseAutoencoder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.encoder = encoder
+        self.encoder_params = encoder_params
+        self.decoder = decoder
+        self.decoder_params = decoder_params
+        self.corruption = corruption
+        self.corruption_level = corruption_level
         self.init = init
         self.beta = beta
         self.kl_warmup = kl_warmup

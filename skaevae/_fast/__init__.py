@@ -6,9 +6,10 @@ is complete and correct without it, and gives the same results to float32
 rounding (the VAE's cache-sized chunks draw their noise chunk by chunk, from
 the same distribution). Each trick decides for itself whether it applies and
 otherwise leaves the plain path to run: the fused loss and the chunks apply
-to the core's own modules only, so subclasses, new likelihoods and user
-networks get the plain step; oneDNN's linear replaces ``F.linear`` calls one
-by one, which is row-wise and so right for any module.
+to the core's own modules only, so subclasses, new likelihoods, user
+networks, and denoising, sparse and conditional models get the plain step;
+oneDNN's linear replaces ``F.linear`` calls one by one, which is row-wise
+and so right for any module.
 
 Two entries:
 
@@ -64,8 +65,13 @@ class TrainingStep:
         # depend on the whole batch (a VAE's chunks draw their own noise, from
         # the same distribution as the whole batch's).
         core = type(module) is AutoencoderModule or (
-            type(module) is VAEModule and type(module.likelihood) in LIKELIHOODS.values()
+            type(module) is VAEModule
+            and type(module.likelihood) in LIKELIHOODS.values()
+            and not module.n_conditions
         )
+        # User networks may mix rows (batch normalisation), and a corrupted
+        # input is not what the fused loss reads: both take the plain step.
+        core = core and not module.user_networks and module.corruption is None
         # Callbacks that see each batch get the whole batch's predictions.
         plain_batches = net.compile or net.notifies_batches_
         self.fused = (
@@ -73,6 +79,9 @@ class TrainingStep:
             and not plain_batches
             and net.precision == "float32"
             and type(net.criterion_) is ReconstructionLoss
+            and not net.criterion_.sparsity
+            and not module.user_networks
+            and module.corruption is None
         )
         self.chunk = cache_chunk_rows(module) if (cpu and core and not plain_batches) else None
         self._ready = True

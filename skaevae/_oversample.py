@@ -1,0 +1,153 @@
+"""VAEOverSampler: over-sampling rare classes with a conditional VAE, in imbalanced-learn's API.
+
+This module needs imbalanced-learn (``pip install "skaevae[imbalanced]"``):
+the sampler is one of its ``BaseOverSampler``s, which bring the
+``sampling_strategy`` rules, the input checks and ``fit_resample``.
+"""
+
+import math
+import warnings
+
+import numpy as np
+from imblearn.over_sampling.base import BaseOverSampler
+from imblearn.utils import Substitution
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+
+from ._conditional import ConditionalVAETransformer
+
+# The default model's training length, counted in optimiser steps as
+# VAEImputer's "auto" schedule counts it, so that a small table gets enough
+# epochs and a large one is not trained for hundreds.
+DEFAULT_STEPS = 2000
+DEFAULT_MAX_EPOCHS = 500
+DEFAULT_PATIENCE_STEPS = 200
+DEFAULT_MIN_PATIENCE = 10
+DEFAULT_BATCH_SIZE = 256
+
+
+@Substitution(sampling_strategy=BaseOverSampler._sampling_strategy_docstring)
+class VAEOverSampler(BaseOverSampler):
+    """Over-sample classes with rows drawn from a conditional VAE.
+
+    A :class:`ConditionalVAETransformer` is fitted on all the rows and their
+    classes, then draws new rows of each class to be over-sampled: rows
+    generated from the class's learned distribution, not interpolated
+    between neighbours as :class:`~imblearn.over_sampling.SMOTE` does, so a
+    small class borrows what it shares with the others (through the shared
+    network) and keeps what sets it apart (through its label). It follows
+    imbalanced-learn's sampler API (``fit_resample``, ``sampling_strategy``),
+    so it drops into :class:`imblearn.pipeline.Pipeline` in place of
+    ``SMOTE``. Features are standardised for the model and the new rows
+    returned in X's units.
+
+    Read more in the user guide's "Conditional sampling" section; needs
+    imbalanced-learn (``pip install "skaevae[imbalanced]"``).
+
+    Parameters
+    ----------
+    {sampling_strategy}
+
+    estimator : ConditionalVAETransformer or None, default=None
+        The model to fit (a clone of it is fitted). ``None`` uses
+        ``ConditionalVAETransformer(n_components=min(8, n_features))``
+        trained for about 2000 optimiser steps (between 1 and 500 epochs,
+        stopping when the training loss stops improving), which suits
+        tables of a few hundred to a few hundred thousand rows.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the model (when ``estimator`` has no ``random_state`` of its
+        own) and the draws of new rows.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        Number of rows generated for each class.
+
+    estimator_ : ConditionalVAETransformer
+        The fitted model.
+
+    scaler_ : sklearn.preprocessing.StandardScaler
+        The standardisation of the features for the model.
+
+    n_features_in_ : int
+        Number of features in the input dataset.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit_resample``, when X has string
+        column names.
+
+    See Also
+    --------
+    imblearn.over_sampling.SMOTE : Interpolation between minority neighbours.
+    ConditionalVAETransformer : The model.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from sklearn.datasets import make_classification
+    >>> from skaevae import VAEOverSampler
+    >>> X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    >>> sorted(Counter(y).items())
+    [(np.int64(0), 269), (np.int64(1), 31)]
+    >>> X_res, y_res = VAEOverSampler(random_state=0).fit_resample(X, y)
+    >>> sorted(Counter(y_res).items())
+    [(np.int64(0), 269), (np.int64(1), 269)]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        "estimator": [ConditionalVAETransformer, None],
+    }
+
+    def __init__(self, *, sampling_strategy="auto", estimator=None, random_state=None):
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def _check_X_y(self, X, y, accept_sparse=None):
+        # A dense float matrix: the model reads no sparse input.
+        return super()._check_X_y(X, y, accept_sparse=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+    def _default_estimator(self, n_samples, n_features):
+        steps_per_epoch = math.ceil(n_samples / min(DEFAULT_BATCH_SIZE, n_samples))
+        return ConditionalVAETransformer(
+            n_components=min(8, n_features),
+            max_iter=min(DEFAULT_MAX_EPOCHS, math.ceil(DEFAULT_STEPS / steps_per_epoch)),
+            n_iter_no_change=max(
+                DEFAULT_MIN_PATIENCE, math.ceil(DEFAULT_PATIENCE_STEPS / steps_per_epoch)
+            ),
+            batch_size=DEFAULT_BATCH_SIZE,
+        )
+
+    def _fit_resample(self, X, y):
+        rng = check_random_state(self.random_state)
+        n_samples, n_features = X.shape
+        if self.estimator is None:
+            estimator = self._default_estimator(n_samples, n_features)
+        else:
+            estimator = clone(self.estimator)
+        if estimator.random_state is None:
+            estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        self.scaler_ = StandardScaler().fit(X)
+        with warnings.catch_warnings():
+            if self.estimator is None:
+                # The default's length is a budget of steps, not a failure to converge.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(self.scaler_.transform(X), y)
+        self.estimator_ = estimator
+        X_parts, y_parts = [X], [y]
+        for label, n_new in self.sampling_strategy_.items():
+            if n_new == 0:
+                continue
+            rows = estimator.sample(n_new, y=label, random_state=rng)
+            X_parts.append(self.scaler_.inverse_transform(rows).astype(X.dtype, copy=False))
+            y_parts.append(np.full(n_new, label, dtype=y.dtype))
+        return np.vstack(X_parts), np.hstack(y_parts)
