@@ -620,6 +620,32 @@ class ConditionalVAETransformer(VAETransformer):
         X = self._map_batches(draw, inputs, self._n_model_features, np.float32)
         return self._to_table(X)
 
+    def _sample_near(self, M, label, n_samples, rng):
+        """``n_samples`` rows of class ``label`` drawn near the model-space rows ``M``.
+
+        Each row picks a row ``x_i`` of ``M`` uniformly, draws a code from its
+        posterior ``q(z | x_i, label)`` and a row from ``p(x | z, label)``:
+        new rows of the class that vary around its real ones as the model
+        learned rows vary. ``M`` (float, no NaN) are rows of the class.
+        """
+        k, width = self.n_components_, M.shape[1]
+        module = self._module
+        pick = rng.randint(len(M), size=n_samples)
+        one_hot = self._one_hot(np.full(n_samples, label), n_samples, "sample")
+        eps = rng.standard_normal((n_samples, k))
+        noise = self._sample_noise(n_samples, rng)
+        c = one_hot.shape[1]
+        inputs = np.hstack([M[pick], one_hot, eps, noise]).astype(np.float32)
+
+        def draw(row):
+            x, condition = row[:, :width], row[:, width : width + c]
+            eps, noise = row[:, width + c : width + c + k], row[:, width + c + k :]
+            z_loc, z_log_scale = module.encode(x, None, condition)
+            z = z_loc + torch.exp(z_log_scale) * eps
+            return module.generative(z, condition).sample(noise=noise)
+
+        return self._map_batches(draw, inputs, self._n_model_features, np.float32)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True

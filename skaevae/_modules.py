@@ -299,7 +299,14 @@ class VAEModule(nn.Module):
 
     def generative(self, z, condition=None):
         """The likelihood object ``px = p(x | z)`` of each code (codes may have leading axes)."""
-        return self.likelihood(self.decoder(_with_condition(z, condition)))
+        h = _with_condition(z, condition)
+        if self.user_networks and h.dim() > 2:
+            # A user's decoder sees rows only, (n, n_inputs): importance
+            # draws (K, n, n_inputs) go through it as K·n rows.
+            return self.likelihood(
+                self.decoder(h.reshape(-1, h.shape[-1])).unflatten(0, h.shape[:-1])
+            )
+        return self.likelihood(self.decoder(h))
 
     def decode(self, z, condition=None):
         """The mean of ``p(x | z)`` for each code, ``(n, n_features)``."""

@@ -15,14 +15,16 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 
 from ._conditional import ConditionalVAETransformer
 
-# The default model's training length, counted in optimiser steps as
-# VAEImputer's "auto" schedule counts it, so that a small table gets enough
-# epochs and a large one is not trained for hundreds.
-DEFAULT_STEPS = 2000
-DEFAULT_MAX_EPOCHS = 500
+# The default model's training length, counted in optimiser steps (as
+# VAEImputer's "auto" schedule counts it), so that a small table gets enough
+# epochs and a large one is not trained for hundreds. Four times the
+# imputer's budget: the rows of a rare class are a small share of each step.
+DEFAULT_STEPS = 8000
+DEFAULT_MAX_EPOCHS = 2000
 DEFAULT_PATIENCE_STEPS = 200
 DEFAULT_MIN_PATIENCE = 10
 DEFAULT_BATCH_SIZE = 256
@@ -33,11 +35,16 @@ class VAEOverSampler(BaseOverSampler):
     """Over-sample classes with rows drawn from a conditional VAE.
 
     A :class:`ConditionalVAETransformer` is fitted on all the rows and their
-    classes, then draws new rows of each class to be over-sampled: rows
-    generated from the class's learned distribution, not interpolated
-    between neighbours as :class:`~imblearn.over_sampling.SMOTE` does, so a
-    small class borrows what it shares with the others (through the shared
-    network) and keeps what sets it apart (through its label). It follows
+    classes, then draws new rows of each class to be over-sampled. With
+    ``draw_from="posterior"`` each new row starts from a real row of the
+    class, picked at random: a code is drawn from that row's posterior
+    ``q(z | x, y)`` and a row from ``p(x | z, y)``, so new rows vary around
+    the real ones as the model learned rows to vary, rather than on the
+    line between two neighbours as with
+    :class:`~imblearn.over_sampling.SMOTE`; ``"prior"`` draws codes from
+    N(0, I), the class's whole learned distribution. A small class borrows
+    what it shares with the others through the shared network and keeps
+    what sets it apart through its label. It follows
     imbalanced-learn's sampler API (``fit_resample``, ``sampling_strategy``),
     so it drops into :class:`imblearn.pipeline.Pipeline` in place of
     ``SMOTE``. Features are standardised for the model and the new rows
@@ -53,9 +60,16 @@ class VAEOverSampler(BaseOverSampler):
     estimator : ConditionalVAETransformer or None, default=None
         The model to fit (a clone of it is fitted). ``None`` uses
         ``ConditionalVAETransformer(n_components=min(8, n_features))``
-        trained for about 2000 optimiser steps (between 1 and 500 epochs,
-        stopping when the training loss stops improving), which suits
-        tables of a few hundred to a few hundred thousand rows.
+        trained for about 8000 optimiser steps of 256 rows (between 4 and
+        2000 epochs, stopping when the training loss stops improving), which
+        suits tables of a few hundred to a few hundred thousand rows.
+
+    draw_from : {{"posterior", "prior"}}, default="posterior"
+        Where the codes of new rows come from: the posteriors of the class's
+        real rows (new rows near real ones; the safer choice for a class of
+        a few dozen rows) or the prior N(0, I) (the class's whole learned
+        distribution, more diverse, and more dependent on how well the
+        model learned a small class).
 
     random_state : int, RandomState instance or None, default=None
         Seeds the model (when ``estimator`` has no ``random_state`` of its
@@ -100,11 +114,15 @@ class VAEOverSampler(BaseOverSampler):
     _parameter_constraints: dict = {
         **BaseOverSampler._parameter_constraints,
         "estimator": [ConditionalVAETransformer, None],
+        "draw_from": [StrOptions({"posterior", "prior"})],
     }
 
-    def __init__(self, *, sampling_strategy="auto", estimator=None, random_state=None):
+    def __init__(
+        self, *, sampling_strategy="auto", estimator=None, draw_from="posterior", random_state=None
+    ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.estimator = estimator
+        self.draw_from = draw_from
         self.random_state = random_state
 
     def _check_X_y(self, X, y, accept_sparse=None):
@@ -137,17 +155,24 @@ class VAEOverSampler(BaseOverSampler):
         if estimator.random_state is None:
             estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         self.scaler_ = StandardScaler().fit(X)
+        X_scaled = self.scaler_.transform(X)
         with warnings.catch_warnings():
             if self.estimator is None:
                 # The default's length is a budget of steps, not a failure to converge.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(self.scaler_.transform(X), y)
+            estimator.fit(X_scaled, y)
         self.estimator_ = estimator
         X_parts, y_parts = [X], [y]
         for label, n_new in self.sampling_strategy_.items():
             if n_new == 0:
                 continue
-            rows = estimator.sample(n_new, y=label, random_state=rng)
+            if self.draw_from == "posterior":
+                # The class's rows in the model's input space (its encoding,
+                # when a user's estimator declares column types).
+                M = estimator._check_input(X_scaled[y == label])
+                rows = estimator._to_table(estimator._sample_near(M, label, n_new, rng))
+            else:
+                rows = estimator.sample(n_new, y=label, random_state=rng)
             X_parts.append(self.scaler_.inverse_transform(rows).astype(X.dtype, copy=False))
             y_parts.append(np.full(n_new, label, dtype=y.dtype))
         return np.vstack(X_parts), np.hstack(y_parts)
