@@ -1,0 +1,155 @@
+"""Are class-conditional samples recognisable? A classifier reads sample(n, y=k).
+
+Protocol (fixed in advance):
+
+- data: scikit-learn's digits (class: the digit; standardised pixels) and two
+  mixed-type tables from ``../shared/data/tabular``: ``penguins.csv`` (class:
+  ``species``) and ``Hdma.csv`` (class: ``deny``), every other column a
+  feature, non-numeric columns categorical;
+- split: digits 75/25 with ``train_test_split(..., random_state=0)`` (pixels
+  standardised on the training part); the tables as their README's protocol
+  splits them (rows capped at 5,000 by ``default_rng(0).permutation``, first
+  80% train);
+- classifier: ``HistGradientBoostingClassifier(categorical_features=
+  "from_dtype", random_state=0)`` trained on the real training rows;
+- model: ``ConditionalVAETransformer(n_components=min(8, n_features),
+  random_state=s)`` with its other defaults, fitted on the training rows and
+  their classes, seeds 0, 1, 2;
+- for each class ``k``, the model draws as many rows as the test part has of
+  class ``k`` with ``sample(n, y=k, random_state=s)``; the score of class
+  ``k`` is the share of those rows the classifier assigns to ``k``, next to
+  the share of the real held-out rows of class ``k`` it assigns to ``k``
+  (its recall). Target: synthetic ≥ real.
+
+Run from the repository root::
+
+    python benchmarks/conditional.py
+
+Writes ``benchmarks/results/conditional.{csv,md}``.
+"""
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from skaevae import ConditionalVAETransformer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TABULAR = ROOT / ".." / "shared" / "data" / "tabular"
+RESULTS = ROOT / "benchmarks" / "results"
+SEEDS = (0, 1, 2)
+
+
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def table(name, target):
+    df = pd.read_csv(TABULAR / f"{name}.csv")
+    for column in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[column]) or df[column].dtype == bool:
+            df[column] = df[column].astype("category")
+    df = df.iloc[np.random.default_rng(0).permutation(len(df))[:5000]].reset_index(drop=True)
+    df = df[df[target].notna()]
+    n_train = int(0.8 * len(df))
+    y = df.pop(target).astype(str).to_numpy()
+    return df.iloc[:n_train], df.iloc[n_train:], y[:n_train], y[n_train:]
+
+
+DATASETS = {
+    "digits": digits,
+    "penguins (species)": lambda: table("penguins", "species"),
+    "Hdma (deny)": lambda: table("Hdma", "deny"),
+}
+
+
+def main():
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    records = []
+    for name, load in DATASETS.items():
+        X_train, X_test, y_train, y_test = load()
+        classifier = HistGradientBoostingClassifier(
+            categorical_features="from_dtype", random_state=0
+        ).fit(X_train, y_train)
+        real = {k: np.mean(classifier.predict(X_test[y_test == k]) == k) for k in np.unique(y_test)}
+        for seed in SEEDS:
+            start = time.process_time()
+            cvae = ConditionalVAETransformer(
+                n_components=min(8, X_train.shape[1]), random_state=seed
+            ).fit(X_train, y_train)
+            seconds = time.process_time() - start
+            for k, recall in real.items():
+                n = int(np.sum(y_test == k))
+                rows = cvae.sample(n, y=k, random_state=seed)
+                synthetic = np.mean(classifier.predict(rows) == k)
+                records.append((name, seed, k, n, recall, synthetic, seconds))
+                print(
+                    f"{name:20s} seed={seed} class={k!s:5s} real={recall:.3f} synthetic={synthetic:.3f}"
+                )
+    results = pd.DataFrame(
+        records, columns=["dataset", "seed", "class", "n_test", "real", "synthetic", "fit_cpu_s"]
+    )
+    results.to_csv(RESULTS / "conditional.csv", index=False)
+    per_class = results.groupby(["dataset", "class"], sort=False).agg(
+        n_test=("n_test", "first"),
+        real=("real", "first"),
+        synthetic=("synthetic", "mean"),
+        synthetic_min=("synthetic", "min"),
+    )
+    summary = results.groupby("dataset", sort=False).apply(
+        lambda d: pd.Series(
+            {
+                "real (mean over classes)": d.groupby("class").real.first().mean(),
+                "synthetic (mean over classes and seeds)": d.synthetic.mean(),
+                "classes with synthetic ≥ real (seed mean)": (
+                    f"{int((d.groupby('class').synthetic.mean() >= d.groupby('class').real.first()).sum())}"
+                    f" of {d['class'].nunique()}"
+                ),
+                "fit CPU s": d.groupby("seed").fit_cpu_s.first().mean(),
+            }
+        ),
+        include_groups=False,
+    )
+    lines = [
+        "# Class-conditional samples read by a classifier trained on real rows",
+        "",
+        "Command: `python benchmarks/conditional.py`",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"torch {torch.__version__} on 1 thread (CPU), Python {platform.python_version()}.",
+        "Protocol: `benchmarks/conditional.py` docstring. *Real*: the share of held-out real "
+        "rows of a class that the classifier assigns to it; *synthetic*: the share of "
+        "`sample(n, y=k)` rows it assigns to `k` (mean and minimum over 3 seeds).",
+        "",
+        summary.to_markdown(floatfmt=".3f"),
+        "",
+        "## Per class",
+        "",
+        per_class.to_markdown(floatfmt=".3f"),
+        "",
+    ]
+    (RESULTS / "conditional.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
