@@ -1,7 +1,7 @@
 """
-==========================================
+============================================
 Denoising autoencoder: clean rows from noisy
-==========================================
+============================================
 
 An autoencoder trained on clean rows reconstructs clean rows well, and noisy
 rows less well: it has never seen noise, so part of it passes through the
