@@ -355,6 +355,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Hook: keep the fitted statistics of the conditions (see :meth:`_fit_condition`)."""
 
     def _fit(self, X, sample_weight=None, incremental=False, y=None):
+        """Train on X (see :meth:`_train`); a call that raises changes nothing.
+
+        Any exception, ``KeyboardInterrupt`` (Ctrl-C) included, leaves the
+        estimator as it was before the call: its attributes, its network's
+        weights and optimiser state, its training history and its random
+        generator.
+        """
+        saved = dict(self.__dict__)
+        for name in ("_random_state", "_latent_moments"):
+            if name in saved:
+                saved[name] = copy.deepcopy(saved[name])
+        try:
+            return self._train(X, sample_weight, incremental, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _train(self, X, sample_weight, incremental, y):
         """Train on X: a new network, or more epochs of the fitted one.
 
         A new network (not fitted yet, or ``fit`` without ``warm_start``) is
@@ -375,10 +394,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # at each call are checked here too.
             self._validate_params()
             self._check_structure("partial_fit" if incremental else "fit with warm_start=True")
-        else:
-            # A refit that fails leaves the estimator unfitted, not half of
-            # the new fit's state next to the old network.
-            self.__dict__.pop("net_", None)
         X = self._validate_fit_data(
             X,
             reset=not resume,

@@ -16,6 +16,8 @@ step without per-kernel launch overhead.
 """
 
 import contextlib
+import signal
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +67,45 @@ def autocast(device, precision):
     return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
+class _SigintWatch:
+    """Records whether a real SIGINT (Ctrl-C) arrived while it was entered.
+
+    skorch's callbacks stop training by raising ``KeyboardInterrupt``
+    (``EarlyStopping`` does), which skorch's loop swallows, and so it also
+    swallows Ctrl-C. The watch tells the two apart: in the main thread, where
+    Python delivers signals, it wraps the installed SIGINT handler to set
+    ``received`` before the handler raises. In other threads no signal can
+    arrive, so a ``KeyboardInterrupt`` there is a callback's.
+    """
+
+    received = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        previous = signal.getsignal(signal.SIGINT)
+        if not callable(previous):
+            # SIG_IGN or SIG_DFL: Ctrl-C then raises nothing in Python.
+            return self
+
+        def handler(signum, frame):
+            self.received = True
+            previous(signum, frame)
+
+        try:
+            signal.signal(signal.SIGINT, handler)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            return self
+        self._previous = previous
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 def _overrides(callback, method):
     return getattr(type(callback), method) is not getattr(Callback, method)
 
@@ -107,6 +148,25 @@ class AutoencoderNet(NeuralNet):
             for _, cb in self.callbacks_
         )
         self.notifies_grads_ = any(_overrides(cb, "on_grad_computed") for _, cb in self.callbacks_)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # skorch's partial_fit, except that Ctrl-C propagates: skorch swallows
+        # every KeyboardInterrupt, the one its callbacks raise to stop
+        # training and the user's alike. on_train_end runs either way (it
+        # resets the VAE's KL weight).
+        if not self.initialized_:
+            self.initialize()
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            with _SigintWatch() as sigint:
+                try:
+                    self.fit_loop(X, y, **fit_params)
+                except KeyboardInterrupt:
+                    if sigint.received:
+                        raise
+        finally:
+            self.notify("on_train_end", X=X, y=y)
         return self
 
     def _set_training(self, training=True):
@@ -330,6 +390,12 @@ def _uncompile(net):
         setattr(net, name + "_", module)
 
 
+# torch's default generator is one per process: fits that seed and draw from
+# it run one at a time, so that a fit in a thread draws exactly what it would
+# draw alone, and each fork_rng restores the state its caller had.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 def fit_net(net, batch, seed, init_module=None, epochs=None):
     """Initialise and train ``net`` on ``batch`` (device tensors) with torch's RNG forked.
 
@@ -337,13 +403,20 @@ def fit_net(net, batch, seed, init_module=None, epochs=None):
     before training (``init="pca"``). With ``epochs``, ``net`` is already
     trained and continues for that many epochs, without being initialised.
 
-    Parameter initialisation, shuffling, dropout and the VAE's reparameterised
-    draws all use torch's default generator, seeded here with ``seed`` inside
-    ``torch.random.fork_rng`` so the caller's global RNG state is restored.
+    Parameter initialisation, shuffling, dropout, corruption and the VAE's
+    reparameterised draws all use torch's default generator (a module's
+    layers and a user's networks know no other), seeded here with ``seed``
+    inside ``torch.random.fork_rng`` so the caller's global RNG state is
+    restored. Fits in threads of one process take turns (a lock), since they
+    share that generator.
     """
     device = torch.device(net.device)
     devices = [device.index or 0] if device.type == "cuda" else []
-    with fast_training(net) as fast_step, torch.random.fork_rng(devices=devices):
+    with (
+        _GLOBAL_RNG_LOCK,
+        fast_training(net) as fast_step,
+        torch.random.fork_rng(devices=devices),
+    ):
         # Seed only what this fit uses: torch.manual_seed would also reseed
         # every CUDA device, outside what fork_rng restores.
         torch.random.default_generator.manual_seed(seed)

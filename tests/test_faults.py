@@ -1,0 +1,133 @@
+"""Faults: interrupted and failing fits, threads, and the state they leave."""
+
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback, EarlyStopping
+
+from skaevae import AutoencoderTransformer, VAETransformer
+from tests.conftest import FAST
+
+
+class InterruptAt(Callback):
+    """Sends the process a real SIGINT (as Ctrl-C does) at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+class RaiseAt(Callback):
+    def __init__(self, epoch, error):
+        self.epoch = epoch
+        self.error = error
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise self.error
+
+
+needs_sigint = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread()
+    or not callable(signal.getsignal(signal.SIGINT)),
+    reason="needs Python's SIGINT handler in the main thread",
+)
+
+
+@needs_sigint
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_ctrl_c_propagates_out_of_fit(Estimator, small_X):
+    est = Estimator(**{**FAST, "max_iter": 20}, callbacks=[InterruptAt(3)])
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(small_X)
+    # Interrupted before it was ever fitted: still unfitted, nothing half-built.
+    assert not hasattr(est, "net_") and not hasattr(est, "n_features_in_")
+
+
+@needs_sigint
+def test_ctrl_c_in_a_refit_and_partial_fit_keeps_the_model_as_it_was(small_X):
+    # The fitted network's callbacks (those of its first fit) interrupt the
+    # warm-started fit at its third epoch.
+    vae = VAETransformer(**{**FAST, "max_iter": 20, "kl_warmup": 10}, callbacks=[InterruptAt(23)])
+    vae.fit(small_X)
+    before = (vae.transform(small_X), vae.n_iter_, list(vae.loss_curve_))
+    state = vae.__dict__.copy()
+    for call in (
+        lambda: vae.set_params(callbacks=[InterruptAt(2)]).fit(small_X),
+        lambda: vae.set_params(warm_start=True, kl_warmup=30).fit(small_X),
+    ):
+        with pytest.raises(KeyboardInterrupt):
+            call()
+        np.testing.assert_array_equal(vae.transform(small_X), before[0])
+        assert (vae.n_iter_, vae.loss_curve_) == before[1:]
+        assert vae.net_ is state["net_"]
+        # The KL warm-up was cut short; the weight is back at full beta.
+        assert vae.net_.criterion_.kl_weight == 1.0
+
+
+@needs_sigint
+def test_ctrl_c_stops_a_grid_search(small_X):
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(
+        AutoencoderTransformer(**FAST, callbacks=[InterruptAt(1)]), {"alpha": [0.0, 1e-4]}, cv=2
+    )
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(small_X)
+    assert not hasattr(search, "best_estimator_")
+
+
+def test_skorch_early_stopping_still_stops_training(small_X):
+    # skorch's callbacks stop training by raising KeyboardInterrupt themselves;
+    # that is not Ctrl-C, and the fit ends normally.
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    ae = AutoencoderTransformer(**{**FAST, "max_iter": 50}, callbacks=[stopper]).fit(small_X)
+    assert ae.n_iter_ < 50 and len(ae.loss_curve_) == ae.n_iter_
+
+
+@pytest.mark.parametrize("error", [RuntimeError("callback failed"), KeyError("x")])
+def test_a_callback_that_raises_leaves_the_estimator_as_it_was(error, small_X):
+    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    before = ae.transform(small_X)
+    with pytest.raises(type(error)):
+        ae.set_params(callbacks=[RaiseAt(2, error)]).fit(small_X)
+    np.testing.assert_array_equal(ae.transform(small_X), before)
+    # A stream whose call fails keeps the state of the last good call.
+    stream = AutoencoderTransformer(**FAST, callbacks=[RaiseAt(5, error)]).fit(small_X)
+    stream.partial_fit(small_X)
+    good = stream.transform(small_X)
+    with pytest.raises(type(error)):
+        stream.partial_fit(small_X)
+    np.testing.assert_array_equal(stream.transform(small_X), good)
+    assert stream.n_iter_ == 4 and len(stream.loss_curve_) == 4
+
+
+def _fit_codes(seed, X):
+    Estimator = (AutoencoderTransformer, VAETransformer)[seed % 2]
+    est = Estimator(**{**FAST, "max_iter": 10, "batch_size": 16, "random_state": seed})
+    return est.fit(X).transform(X)
+
+
+def test_fits_in_threads_equal_sequential_fits_and_leave_the_rng_alone(small_X):
+    torch.manual_seed(1234)
+    caller_state = torch.get_rng_state()
+    sequential = [_fit_codes(seed, small_X) for seed in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(lambda s: _fit_codes(s, small_X), range(6)))
+    for a, b in zip(sequential, threaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert torch.equal(torch.get_rng_state(), caller_state)
+
+
+def test_a_diverging_fit_names_the_cause_and_the_remedy():
+    X = np.random.default_rng(0).normal(size=(100, 4)) * 1e18
+    with pytest.raises(ValueError, match="diverged.*StandardScaler.*learning_rate_init"):
+        AutoencoderTransformer(**FAST).fit(X)
