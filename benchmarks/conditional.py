@@ -103,7 +103,8 @@ def main():
                 synthetic = np.mean(classifier.predict(rows) == k)
                 records.append((name, seed, k, n, recall, synthetic, seconds))
                 print(
-                    f"{name:20s} seed={seed} class={k!s:5s} real={recall:.3f} synthetic={synthetic:.3f}"
+                    f"{name:20s} seed={seed} class={k!s:5s} "
+                    f"real={recall:.3f} synthetic={synthetic:.3f}"
                 )
     results = pd.DataFrame(
         records, columns=["dataset", "seed", "class", "n_test", "real", "synthetic", "fit_cpu_s"]
@@ -115,20 +116,20 @@ def main():
         synthetic=("synthetic", "mean"),
         synthetic_min=("synthetic", "min"),
     )
-    summary = results.groupby("dataset", sort=False).apply(
-        lambda d: pd.Series(
+
+    def summarise(d):
+        by_class = d.groupby("class")
+        met = int((by_class.synthetic.mean() >= by_class.real.first()).sum())
+        return pd.Series(
             {
-                "real (mean over classes)": d.groupby("class").real.first().mean(),
+                "real (mean over classes)": by_class.real.first().mean(),
                 "synthetic (mean over classes and seeds)": d.synthetic.mean(),
-                "classes with synthetic ≥ real (seed mean)": (
-                    f"{int((d.groupby('class').synthetic.mean() >= d.groupby('class').real.first()).sum())}"
-                    f" of {d['class'].nunique()}"
-                ),
+                "classes with synthetic ≥ real (seed mean)": f"{met} of {d['class'].nunique()}",
                 "fit CPU s": d.groupby("seed").fit_cpu_s.first().mean(),
             }
-        ),
-        include_groups=False,
-    )
+        )
+
+    summary = results.groupby("dataset", sort=False).apply(summarise, include_groups=False)
     lines = [
         "# Class-conditional samples read by a classifier trained on real rows",
         "",

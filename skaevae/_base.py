@@ -26,9 +26,19 @@ from ._batch import Batch
 from ._data import RandomSplit, split_rows
 from ._losses import column_errors_from_mean
 from ._memory import inference_batch_rows
+from ._moments import RunningMoments
 from ._networks import check_pca_activation
 from ._params import constraints
 from ._pca import principal_axes
+from ._persist import (
+    net_from_state,
+    net_to_state,
+    plain,
+    random_state_from_state,
+    random_state_to_state,
+    table_from_state,
+    table_to_state,
+)
 from ._table import TableEncoder, check_min_rows, is_mixed
 from ._training import (
     TrainingConfig,
@@ -41,8 +51,10 @@ from ._training import (
 from ._validation import (
     _is_float32_tensor_ready,
     as_float32_tensor,
+    check_callbacks,
     check_finite_output,
     check_float32_range,
+    check_no_datetimes,
     check_observed_columns,
     check_sample_weight,
     draw_seed,
@@ -168,7 +180,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
+        if any(isinstance(s, bool) or not isinstance(s, Integral) or s < 1 for s in sizes):
             raise ValueError(
                 "hidden_layer_sizes must contain positive integers, "
                 f"got {self.hidden_layer_sizes!r}."
@@ -184,6 +196,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return min(self.batch_size, n_samples)
 
     def _validate_fit_data(self, X, reset, min_samples=2, incremental=False):
+        check_no_datetimes(X)
         if reset:
             mixed = is_mixed(X, self.column_types)
             self._table = TableEncoder(self.column_types).fit(X) if mixed else None
@@ -271,9 +284,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             missing = k - len(components)
             components = np.vstack([components, np.zeros((missing, components.shape[1]))])
             variances = np.concatenate([variances, np.zeros(missing)])
-        # Variances below this are rounding noise; it stays a normal float32
-        # even for constant X, so logarithms and divisions stay finite.
-        floor = max(np.finfo(np.float32).eps * variances[0], np.finfo(np.float32).tiny)
+        # Variances below this are rounding noise: float32 resolution of the
+        # data's own magnitude (its largest variance, or its mean square where
+        # X is constant and every variance is the rounding noise of
+        # centring). It stays a normal float32 even for X = 0, so logarithms
+        # and divisions stay finite.
+        magnitude = max(variances[0], float(np.mean(np.square(mean))))
+        floor = max(np.finfo(np.float32).eps * magnitude, np.finfo(np.float32).tiny)
         # Residual variance of each feature around the rank-k reconstruction.
         residual = np.maximum((components[k:] ** 2 * variances[k:, None]).sum(axis=0), floor)
         # A direction without variance is not whitened (scale 1, not 1 / 0).
@@ -303,7 +320,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             warmup_epochs=self._warmup_epochs(),
             # Copies: skorch initialises callbacks in place, and fit must not
             # change the estimator's parameters.
-            callbacks=[*self._model_callbacks(), *copy.deepcopy(self.callbacks or [])],
+            callbacks=[*self._model_callbacks(), *copy.deepcopy(check_callbacks(self.callbacks))],
         )
 
     # Parameters the network is built from: partial_fit and a warm-started
@@ -327,7 +344,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _structure(self):
         params = self.get_params(deep=False)
-        structure = {name: params[name] for name in self._structural_params}
+        # Copies: a dict parameter edited in place must not change the record.
+        structure = {name: copy.deepcopy(params[name]) for name in self._structural_params}
         structure["hidden_layer_sizes"] = self._hidden_layer_sizes()
         return structure
 
@@ -626,6 +644,39 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return self._fit(X, sample_weight)
 
+    # ---------------------------------------------------------- persistence
+
+    def __getstate__(self):
+        # Plain data only (see skaevae._persist): pickle and skops.io store
+        # the network as its build arguments and weights, not as objects.
+        state = dict(super().__getstate__())
+        if "net_" in state:
+            state["net_"] = {"__net__": net_to_state(state["net_"])}
+        if "_table" in state:
+            state["_table"] = table_to_state(state["_table"])
+        if "_random_state" in state:
+            state["_random_state"] = random_state_to_state(state["_random_state"])
+        if "_latent_moments" in state:
+            state["_latent_moments"] = {"__moments__": dict(vars(state["_latent_moments"]))}
+        return plain(state)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net = state.pop("net_", None)
+        if "_table" in state:
+            state["_table"] = table_from_state(state["_table"])
+        if "_random_state" in state:
+            state["_random_state"] = random_state_from_state(state["_random_state"])
+        moments = state.get("_latent_moments")
+        if isinstance(moments, dict) and "__moments__" in moments:
+            state["_latent_moments"] = RunningMoments.from_state(moments["__moments__"])
+        super().__setstate__(state)
+        if isinstance(net, dict) and "__net__" in net:
+            self.net_ = net_from_state(self, net["__net__"])
+        elif net is not None:
+            # A pickle written before the plain state: the skorch net itself.
+            self.net_ = net
+
     # ------------------------------------------------------------ inference
 
     def __sklearn_is_fitted__(self):
@@ -649,6 +700,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # checks each batch while it is in cache, instead of a separate pass
         # over all of X.
         check_is_fitted(self)
+        check_no_datetimes(X)
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
             check_min_rows(X, 1, self)
@@ -700,6 +752,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_finite=False,
         check_output=None,
         allow_inf=False,
+        fixed_batches=False,
     ):
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
 
@@ -713,6 +766,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         float32 X is not checked (as ``check_array`` skips its own pass), and
         a float64 X only for overflow.
 
+        With ``fixed_batches``, every batch has the number of rows the memory
+        bound gives for a large X, whatever X's size (the last one padded with
+        zeros, the padding's output dropped): float32 matrix kernels pick their
+        code path by the number of rows, so a row's output then does not
+        depend on how many rows come with it.
+
         With ``check_output`` (the public method's name), the output is
         checked as :func:`check_finite_output` does (NaN only with
         ``allow_inf``). Each batch's output is summed while in cache; the exact
@@ -723,7 +782,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         module = self._module
         device = self._device()
         n_rows = X.shape[0]
-        batch_size = inference_batch_rows(draws * self._activation_bytes(), n_rows, device)
+        # With fixed_batches, the batch size depends on the network and the
+        # working memory only, not on X.
+        batch_size = inference_batch_rows(
+            draws * self._activation_bytes(), 2**31 if fixed_batches else n_rows, device
+        )
         # Fitted modules are left in evaluation mode: switching modes walks
         # every submodule, which costs more than a small batch.
         if module.training:
@@ -750,7 +813,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     # X has no infinity, so its float32 copy overflowed (or only the sum did).
                     if torch.isinf(x).any():
                         check_float32_range(np.asarray(X[start:stop]))
-                y = fn(x)
+                n = len(x)
+                if fixed_batches and n < batch_size:
+                    x = torch.cat([x, x.new_zeros((batch_size - n, *x.shape[1:]))])
+                y = fn(x)[:n]
                 if check_output is not None:
                     # Same rule as the input's: a finite (or, with allow_inf,
                     # non-NaN) sum of all the batches' sums proves the output;
@@ -867,6 +933,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             check_finite=True,
             check_output="score_samples",
             allow_inf=True,
+            fixed_batches=True,
         )
 
     # Rows of activations per row of X when scoring.
@@ -922,7 +989,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             :meth:`inverse_transform`).
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         rng = local_random_state(random_state)
         z = self._sample_codes(n_samples, rng).astype(np.float32)

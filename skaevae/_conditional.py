@@ -266,10 +266,16 @@ class ConditionalVAETransformer(VAETransformer):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         if reset:
-            check_classification_targets(y)
+            try:
+                check_classification_targets(y)
+            except TypeError as error:
+                raise ValueError(
+                    f"The labels of y cannot be sorted ({error}); use labels of one type, "
+                    "such as strings or integers."
+                ) from error
             classes = self._partial_fit_classes
             if classes is None:
-                classes = np.unique(y)
+                classes = _sorted_labels(y)
             self.classes_ = classes
         index = self._class_index(y)
         condition = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
@@ -366,8 +372,15 @@ class ConditionalVAETransformer(VAETransformer):
         self : object
             The fitted estimator.
         """
-        if not hasattr(self, "net_") and classes is not None:
-            self._partial_fit_classes = np.unique(column_or_1d(np.asarray(classes)))
+        if classes is not None:
+            classes = _sorted_labels(column_or_1d(np.asarray(classes)))
+            if not hasattr(self, "net_"):
+                self._partial_fit_classes = classes
+            elif not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as on the first call to "
+                    f"partial_fit, {self.classes_!r}."
+                )
         try:
             return self._fit(X, sample_weight, incremental=True, y=y)
         finally:
@@ -417,9 +430,9 @@ class ConditionalVAETransformer(VAETransformer):
             z = z + posterior[:, k : k + 1] * z_loc
         return z
 
-    @property
-    def _score_draws(self):
-        return N_IMPORTANCE_SAMPLES * len(self.classes_)
+    # The classes are scored one after another: a batch holds the importance
+    # draws of one class at a time.
+    _score_draws = N_IMPORTANCE_SAMPLES
 
     def _with_labels(self, M, y, method):
         """Model-space rows ``M`` with the one-hot of ``y`` appended (float64)."""
@@ -443,9 +456,18 @@ class ConditionalVAETransformer(VAETransformer):
         X_new : ndarray of shape (n_samples, n_components)
             The codes, in X's floating dtype; deterministic.
         """
-        if y is None:
-            return super().transform(X)
         M = self._check_input(X, ensure_all_finite=False)
+        if y is None:
+            # The marginal code scores every class: importance draws per row.
+            return self._map_batches(
+                self._encode,
+                M,
+                self.n_components_,
+                M.dtype,
+                draws=N_IMPORTANCE_SAMPLES,
+                check_finite=True,
+                check_output="transform",
+            )
         width = M.shape[1]
         module = self._module
 
@@ -502,6 +524,7 @@ class ConditionalVAETransformer(VAETransformer):
             check_finite=True,
             check_output="score_samples",
             allow_inf=True,
+            fixed_batches=True,
         )
 
     def score(self, X, y=None):
@@ -650,3 +673,14 @@ class ConditionalVAETransformer(VAETransformer):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _sorted_labels(y):
+    """The distinct labels of ``y``, sorted; a ValueError if they cannot be ordered."""
+    try:
+        return np.unique(y)
+    except TypeError as error:
+        raise ValueError(
+            f"The labels of y cannot be sorted ({error}); use labels of one type, "
+            "such as strings or integers."
+        ) from error

@@ -8,6 +8,8 @@ batch gathers the rows of one slice of a fresh permutation
 (:class:`TensorBatchIterator`), with no ``DataLoader`` and no collate.
 """
 
+import warnings
+
 import torch
 
 
@@ -84,4 +86,17 @@ class RandomSplit:
     def __call__(self, dataset, y=None, **kwargs):
         train, valid = split_rows(len(dataset), self.fraction, self.seed)
         device = dataset.batch.x.device
-        return dataset.subset(train.to(device)), dataset.subset(valid.to(device))
+        train, valid = dataset.subset(train.to(device)), dataset.subset(valid.to(device))
+        weight = valid.batch.weight
+        if weight is not None and not bool((weight > 0).any()):
+            # A weighted validation loss of rows that all weigh 0 is 0 at every
+            # epoch: it could never tell better parameters from worse.
+            warnings.warn(
+                "early_stopping=True: every row held out for validation has "
+                "sample_weight 0, so the weighted validation loss would be 0 at every "
+                "epoch; it counts those rows with equal weights instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+            valid.batch.weight = None
+        return train, valid

@@ -10,10 +10,10 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import MissingIndicator
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._params import PARAMS
+from ._params import PARAMS, Count
 from ._table import TableEncoder, check_min_rows, is_mixed
 from ._training import resolve_device
 from ._vae import VAETransformer
@@ -213,7 +213,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "missing_values": [Real, Integral],
-        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_components": [Count(1), StrOptions({"auto"})],
         "hidden_layer_sizes": PARAMS["hidden_layer_sizes"].constraint,
         "beta": PARAMS["beta"].constraint,
         "max_iter": [*PARAMS["max_iter"].constraint, StrOptions({"auto"})],
@@ -221,8 +221,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "tol": PARAMS["tol"].constraint,
         "batch_size": PARAMS["batch_size"].constraint,
         "learning_rate_init": PARAMS["learning_rate_init"].constraint,
-        "n_draws": [Interval(Integral, 1, None, closed="left")],
-        "n_train_draws": [Interval(Integral, 1, None, closed="left")],
+        "n_draws": [Count(1)],
+        "n_train_draws": [Count(1)],
         "sample_posterior": ["boolean"],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],

@@ -28,6 +28,13 @@ class RunningMoments:
         self.outer += Z.T @ Z
         return self
 
+    @classmethod
+    def from_state(cls, state):
+        """The moments whose ``vars()`` were ``state``."""
+        moments = cls.__new__(cls)
+        vars(moments).update(state)
+        return moments
+
     @property
     def mean(self):
         return self.shift + self.total / self.n_samples_seen

@@ -246,4 +246,24 @@ def make_user_network(cls, params, n_inputs, n_outputs, role):
             f"The {role} must build a torch.nn.Module; {getattr(cls, '__name__', cls)!r} "
             f"returned {type(network).__name__}."
         )
+    # One forward pass of two zero rows, in evaluation mode (no dropout draw),
+    # checks the output's shape before training can fail inside torch.
+    training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            out = network(torch.zeros(2, n_inputs))
+    except Exception as error:
+        raise ValueError(
+            f"The {role} {getattr(cls, '__name__', cls)!r} failed on rows of shape "
+            f"(n, {n_inputs}): {error}"
+        ) from error
+    finally:
+        network.train(training)
+    if not torch.is_tensor(out) or tuple(out.shape) != (2, n_outputs):
+        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise ValueError(
+            f"The {role} must map rows of shape (n, {n_inputs}) to (n, {n_outputs}); "
+            f"{getattr(cls, '__name__', cls)!r} returned {shape} for 2 rows."
+        )
     return network

@@ -43,6 +43,7 @@ from ._outlier_scores import (
     normalised_terms,
 )
 from ._outlier_screen import screen_anomaly, support_rows, support_weight
+from ._persist import plain, table_from_state, table_to_state
 from ._table import TableEncoder, check_min_rows, is_mixed
 from ._validation import check_sample_weight, draw_seed
 
@@ -69,6 +70,34 @@ def _every_step_weighted(estimator, sample_weight):
     raise ValueError(
         f"sample_weight was given but {type(estimator).__name__}.fit does not accept it."
     )
+
+
+# Rows with a value this many training standard deviations from the column's
+# mean score -inf: standardised, such a value leaves float32's range in the
+# network's layers.
+EXTREME = 1e30
+
+
+def _standardisable(X):
+    """Each column's mean and standard deviation, or a ValueError if they overflow.
+
+    A value beyond about 1e154 squares to infinity in float64, so such a
+    column has no usable scale; the detector standardises every column.
+    """
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        center = np.nanmean(X, axis=0)
+        scale = np.nanstd(X, axis=0)
+    bad = np.flatnonzero(~np.isfinite(center) | ~np.isfinite(scale))
+    if bad.size:
+        largest = np.nanmax(np.abs(X[:, bad]))
+        raise ValueError(
+            f"X has values too large to standardise in column(s) {bad[:5].tolist()} "
+            f"(largest magnitude {largest:.3g}): their variance overflows float64. Rescale "
+            "them (e.g. a log transform, or divide by a large constant) before fitting "
+            "OutlierDetector."
+        )
+    return center, np.where(scale > 0, scale, 1.0)
 
 
 class OutlierDetector(OutlierMixin, BaseEstimator):
@@ -247,6 +276,21 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self.support_fraction = support_fraction
         self.random_state = random_state
 
+    # ---------------------------------------------------------- persistence
+
+    def __getstate__(self):
+        # Plain data, as the estimators' (see skaevae._persist).
+        state = dict(super().__getstate__())
+        if "_table" in state:
+            state["_table"] = table_to_state(state["_table"])
+        return plain(state)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "_table" in state:
+            state["_table"] = table_from_state(state["_table"])
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------ fit
 
     def _is_default(self):
@@ -381,6 +425,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         # of ours itself.
         self._table = TableEncoder().fit(X) if mixed and self._is_default() else None
         self._mixed = mixed and self._table is None
+        # Column means and scales of a float X, for spotting extreme rows.
+        self._column_center = self._column_scale = None
         if mixed:
             self._check_mixed_estimator()
             validate_data(self, X, skip_check_array=True)
@@ -396,6 +442,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 ensure_all_finite="allow-nan",
             )
             X = np.asarray(X, dtype=np.float64)
+            self._column_center, self._column_scale = _standardisable(X)
         self._holes = bool(np.asarray(pd.isna(X)).any())
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
@@ -484,6 +531,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         )
 
     def _score(self, X):
+        extreme = self._extreme_rows(X)
+        if extreme is not None:
+            # Rows too far out to compute with in float32 are outliers beyond
+            # any score: -inf. The others are scored as usual.
+            scores = np.full(len(X), -np.inf)
+            if not extreme.all():
+                scores[~extreme] = self._score(X[~extreme])
+            return scores
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
         Z, E = codes_and_errors(self.estimator_, X)
@@ -493,6 +548,17 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if self.method_ == "latent":
             return -latent
         return -np.maximum(reconstruction, latent)
+
+    def _extreme_rows(self, X):
+        """Mask of the rows of a float X with a value ``EXTREME`` scales out, or None."""
+        center = getattr(self, "_column_center", None)
+        if center is None or not isinstance(X, np.ndarray):
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            distance = np.abs(X - center) / self._column_scale
+        # Infinity is not a value but an error, reported where it is scored.
+        extreme = ((distance > EXTREME) & np.isfinite(X)).any(axis=1)
+        return extreme if extreme.any() else None
 
     def _check_mixed_estimator(self):
         if not (self._is_default() or isinstance(self.estimator, BaseAutoencoder)):
@@ -533,7 +599,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             Minus the anomaly score of ``method_`` (for ``"combined"``,
             ``-max(R / median R, L / median L)``). A row's score is a
             deterministic function of the row: it does not depend on the other
-            rows of X, on earlier calls, or on pickling.
+            rows of X, on earlier calls, or on pickling. A row with a value
+            more than 1e30 training standard deviations from its column's
+            training mean (too far out to compute with in float32) scores
+            ``-inf``: an outlier beyond any other.
         """
         return self._score(self._check_input(X))
 

@@ -14,10 +14,10 @@ from imblearn.utils import Substitution
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from ._conditional import ConditionalVAETransformer
+from ._validation import local_random_state
 
 # The default model's training length, counted in optimiser steps (as
 # VAEImputer's "auto" schedule counts it), so that a small table gets enough
@@ -48,7 +48,10 @@ class VAEOverSampler(BaseOverSampler):
     imbalanced-learn's sampler API (``fit_resample``, ``sampling_strategy``),
     so it drops into :class:`imblearn.pipeline.Pipeline` in place of
     ``SMOTE``. Features are standardised for the model and the new rows
-    returned in X's units.
+    returned in X's units; every column is modelled as continuous, with the
+    decoder's Gaussian noise, so new rows of a constant or whole-number
+    column vary slightly around its values (SMOTE keeps a constant column
+    constant).
 
     Read more in the user guide's "Conditional sampling" section; needs
     imbalanced-learn (``pip install "skaevae[imbalanced]"``).
@@ -73,7 +76,8 @@ class VAEOverSampler(BaseOverSampler):
 
     random_state : int, RandomState instance or None, default=None
         Seeds the model (when ``estimator`` has no ``random_state`` of its
-        own) and the draws of new rows.
+        own) and the draws of new rows; ``None`` seeds from fresh OS
+        entropy, leaving numpy's global generator alone.
 
     Attributes
     ----------
@@ -146,12 +150,18 @@ class VAEOverSampler(BaseOverSampler):
         )
 
     def _fit_resample(self, X, y):
-        rng = check_random_state(self.random_state)
+        rng = local_random_state(self.random_state)
         n_samples, n_features = X.shape
         if self.estimator is None:
             estimator = self._default_estimator(n_samples, n_features)
         else:
             estimator = clone(self.estimator)
+            if estimator.column_types is not None:
+                raise ValueError(
+                    "VAEOverSampler standardises the features of X itself, so its model "
+                    "reads every column as continuous; use an estimator with "
+                    "column_types=None."
+                )
         if estimator.random_state is None:
             estimator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         self.scaler_ = StandardScaler().fit(X)
@@ -167,8 +177,6 @@ class VAEOverSampler(BaseOverSampler):
             if n_new == 0:
                 continue
             if self.draw_from == "posterior":
-                # The class's rows in the model's input space (its encoding,
-                # when a user's estimator declares column types).
                 M = estimator._check_input(X_scaled[y == label])
                 rows = estimator._to_table(estimator._sample_near(M, label, n_new, rng))
             else:

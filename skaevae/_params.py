@@ -21,6 +21,20 @@ from ._networks import ACTIVATIONS
 from ._training import PRECISIONS
 
 
+class Count(Interval):
+    """An integer ``Interval`` that refuses booleans: ``True`` is not a count.
+
+    scikit-learn's ``Interval(Integral, ...)`` accepts ``True`` and ``False``,
+    since ``bool`` subclasses ``int``.
+    """
+
+    def __init__(self, left, right=None, *, closed="left"):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
 class Param(NamedTuple):
     constraint: list
     doc: str | None = None
@@ -28,14 +42,14 @@ class Param(NamedTuple):
 
 PARAMS = {
     "n_components": Param(
-        [Interval(Integral, 1, None, closed="left")],
+        [Count(1)],
         """
         n_components : int, default=2
             Width of the latent code; at most ``n_features``.
         """,
     ),
     "hidden_layer_sizes": Param(
-        ["array-like", Interval(Integral, 1, None, closed="left")],
+        ["array-like", Count(1)],
         """
         hidden_layer_sizes : int or array-like of shape (n_layers,), default=(128, 64)
             Widths of the encoder's hidden layers (an int means one layer); the
@@ -117,8 +131,8 @@ PARAMS = {
             denoising autoencoder, which learns to map noisy or incomplete
             rows back to clean ones and usually learns more robust codes.
             ``"gaussian"`` adds ``N(0, corruption_level²)`` noise to each
-            numeric entry (in standardised units for a mixed table, whose
-            binary and categorical columns it leaves alone); ``"masking"``
+            numeric entry (in X's units; in standardised units for a mixed
+            table, whose binary and categorical columns it leaves alone); ``"masking"``
             hides each column with probability ``corruption_level``, as a
             missing value (the encoder reads the training mean, for a
             categorical column "unknown"). Use it when the rows to encode
@@ -138,16 +152,16 @@ PARAMS = {
     "sparsity": Param([Interval(Real, 0, None, closed="left")]),
     "init": Param([StrOptions({"random", "pca"})]),
     "beta": Param([Interval(Real, 0, None, closed="left")]),
-    "kl_warmup": Param([Interval(Integral, 0, None, closed="left")]),
+    "kl_warmup": Param([Count(0)]),
     "max_iter": Param(
-        [Interval(Integral, 1, None, closed="left")],
+        [Count(1)],
         """
         max_iter : int, default=200
             Maximum number of epochs.
         """,
     ),
     "batch_size": Param(
-        [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        [StrOptions({"auto"}), Count(1)],
         """
         batch_size : int or "auto", default="auto"
             Rows per training step. ``"auto"`` uses ``min(256, n_samples)`` on a
@@ -171,7 +185,7 @@ PARAMS = {
         """,
     ),
     "n_iter_no_change": Param(
-        [Interval(Integral, 1, None, closed="left")],
+        [Count(1)],
         """
         n_iter_no_change : int, default=10
             Epochs without an improvement of at least ``tol`` before stopping.

@@ -285,11 +285,19 @@ def resolve_device(device):
         return "cuda" if torch.cuda.is_available() else "cpu"
     device = str(device)
     try:
-        torch.device(device)
+        kind = torch.device(device).type
     except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
         raise ValueError(
-            f"device={device!r} is not a valid device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-        ) from None
+            f"device={device!r} is not a device the models can train on; use 'auto', "
+            "'cpu', 'cuda', 'cuda:N' or (on Apple silicon) 'mps'."
+        )
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but MPS is not available on this machine; "
+            "use device='cpu' or device='auto'."
+        )
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but CUDA is not available on this "

@@ -111,3 +111,45 @@ def as_float32_tensor(X):
     if _is_float32_tensor_ready(X):
         return torch.from_numpy(X)
     return torch.from_numpy(np.array(X, dtype=np.float32, order="C"))
+
+
+def check_callbacks(callbacks):
+    """``callbacks`` as a list of skorch ``Callback`` objects or ``(name, Callback)`` pairs."""
+    from skorch.callbacks import Callback
+
+    callbacks = list(callbacks or [])
+    for item in callbacks:
+        callback = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        named_ok = not isinstance(item, tuple) or isinstance(item[0], str)
+        if not (isinstance(callback, Callback) and named_ok):
+            raise TypeError(
+                "callbacks must be skorch Callback instances or (name, Callback) pairs; "
+                f"got {item!r}."
+            )
+    return callbacks
+
+
+def check_no_datetimes(X):
+    """Raise a ValueError naming the date or time columns of a DataFrame X.
+
+    The models read numbers, booleans and categories; numpy's own error for a
+    datetime column is a type-promotion error that names no column.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    import pandas as pd
+
+    bad = [
+        str(name)
+        for name, dtype in dtypes.items()
+        if pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    ]
+    if bad:
+        raise ValueError(
+            f"X has date or time columns ({', '.join(bad)}), which the model cannot read: "
+            "convert them to numbers (e.g. days since a reference date, or the year "
+            "and month as separate columns) or drop them."
+        )

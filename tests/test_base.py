@@ -404,8 +404,14 @@ def test_sample_weight_focuses_the_fit_and_tolerates_zero_weight_batches():
 
 
 def test_invalid_device_string_is_a_clear_error(fast_estimator, small_X):
-    with pytest.raises(ValueError, match="device='gpu' is not a valid device"):
+    with pytest.raises(ValueError, match="device='gpu' is not a device the models can train"):
         fast_estimator.set_params(device="gpu").fit(small_X)
+    # A valid torch device that holds no data to train on, and one not here.
+    with pytest.raises(ValueError, match="device='meta' is not a device the models"):
+        fast_estimator.set_params(device="meta").fit(small_X)
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS is not available"):
+            fast_estimator.set_params(device="mps").fit(small_X)
 
 
 @pytest.mark.parametrize("shape", [(30, 80), (200, 10)], ids=["wide", "tall"])

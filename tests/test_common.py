@@ -104,6 +104,17 @@ def _expected_failed_checks(estimator):
             "rows train the same network up to float32 rounding, which can reach "
             "a relative difference above the check's 1e-7 in a code."
         )
+    plain_kernels = not (_fast.enabled() and _onednn.available())
+    new_network = getattr(estimator, "corruption", None) is not None or (
+        getattr(estimator, "encoder", None) is not None
+    )
+    if plain_kernels and new_network:
+        failed["check_methods_subset_invariance"] = (
+            "float32 matrix kernels pick their code path by the number of rows, so a "
+            "row's code can differ in its last bits between a batch of 20 rows and a "
+            "smaller one (transform; score_samples runs in fixed blocks and is exact); "
+            "the check allows a relative 1e-7."
+        )
     if getattr(estimator, "corruption", None) is not None:
         failed["check_sample_weight_equivalence_on_dense_data"] = (
             "A denoising model draws fresh noise for each copy of a repeated row, "

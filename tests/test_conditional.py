@@ -151,3 +151,15 @@ def test_mixed_table_samples_keep_the_schema():
     assert list(rows.columns) == ["size", "count", "colour"]
     assert rows.dtypes.equals(df.dtypes)
     assert np.isfinite(cvae.score_samples(df, y)).all()
+
+
+def test_unorderable_labels_and_changed_classes_are_clear_errors(small_X):
+    with pytest.raises(ValueError, match="cannot be sorted"):
+        ConditionalVAETransformer(**CVAE_FAST).fit(
+            small_X, np.array(["a", None] * 100, dtype=object)
+        )
+    cvae = ConditionalVAETransformer(**CVAE_FAST).partial_fit(
+        small_X, np.arange(200) % 2, classes=[0, 1]
+    )
+    with pytest.raises(ValueError, match="not the same as on the first call"):
+        cvae.partial_fit(small_X, np.arange(200) % 2, classes=[0, 1, 2])

@@ -158,7 +158,7 @@ def test_bad_tables_are_refused_in_fit():
     X = _table()
     with pytest.raises(ValueError, match="Column 'x' has no observed value"):
         _fit(VAETransformer, X.assign(x=np.nan))
-    with pytest.raises(ValueError, match="dtype datetime64"):
+    with pytest.raises(ValueError, match=r"date or time columns \(when\)"):
         _fit(VAETransformer, X.assign(when=pd.Timestamp("2020-01-01")))
     with pytest.raises(ValueError, match="one of"):
         _fit(VAETransformer, X, column_types={"x": "ordinal"})

@@ -97,3 +97,13 @@ def test_import_error_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "skaevae._oversample", raising=False)
     with pytest.raises(ImportError, match=r"skaevae\[imbalanced\]"):
         skaevae.VAEOverSampler  # noqa: B018
+
+
+def test_global_rng_untouched_and_column_types_refused(imbalanced):
+    X, y = imbalanced
+    state = np.random.get_state()[1].copy()
+    VAEOverSampler(estimator=SMALL).fit_resample(X, y)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    model = ConditionalVAETransformer(**FAST, column_types={0: "integer"})
+    with pytest.raises(ValueError, match="column_types=None"):
+        VAEOverSampler(estimator=model, random_state=0).fit_resample(X, y)

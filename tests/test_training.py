@@ -186,3 +186,19 @@ def test_fit_leaves_float32_input_untouched_and_accepts_read_only(X):
     est = AutoencoderTransformer(**FAST, max_iter=2).fit(X)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_allclose(est.transform(X), est_ro.transform(X))
+
+
+def test_early_stopping_with_weightless_validation_rows_counts_them_equally(digits_split):
+    from skaevae._data import split_rows
+    from skaevae._validation import draw_seed, local_random_state
+
+    X = digits_split[0]
+    # Weight 0 on exactly the rows this seed's split holds out.
+    seed = draw_seed(local_random_state(0))
+    weight = np.ones(len(X))
+    weight[split_rows(len(X), 0.1, seed)[1].numpy()] = 0.0
+    ae = AutoencoderTransformer(8, early_stopping=True, max_iter=30, random_state=0)
+    with pytest.warns(UserWarning, match="every row held out for validation"):
+        ae.fit(X, sample_weight=weight)
+    assert min(ae.validation_loss_curve_) > 0.1
+    assert ae.n_iter_ == 30

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skaevae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
+from skaevae._networks import ObservedEntries
 from tests.conftest import FAST
 from tests.networks import ConvEncoder, TinyDecoder, TinyEncoder
 
@@ -121,3 +122,54 @@ def test_user_networks_with_missing_values_mixed_tables_and_conditions(small_X):
     # The one-hot class is appended to the encoder's and the decoder's inputs.
     assert cvae.net_.module_.trunk.net[0].in_features == small_X.shape[1] + 2
     assert cvae.net_.module_.decoder.hidden.in_features == 2 + 2
+
+
+def test_wrong_output_widths_are_clear_errors(small_X):
+    class Wide(nn.Module):
+        def __init__(self, n_inputs, n_outputs):
+            super().__init__()
+            self.layer = nn.Linear(n_inputs, n_outputs + 1)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    for params in ({"encoder": Wide}, {"decoder": Wide}):
+        for Estimator in (AutoencoderTransformer, VAETransformer):
+            with pytest.raises(ValueError, match=r"must map rows of shape"):
+                Estimator(**FAST, **params).fit(small_X)
+
+
+def test_editing_network_arguments_in_place_is_caught(small_X):
+    est = AutoencoderTransformer(**FAST, encoder=TinyEncoder, encoder_params={"width": 4})
+    est.partial_fit(small_X)
+    est.encoder_params["width"] = 6
+    with pytest.raises(ValueError, match="encoder_params"):
+        est.partial_fit(small_X)
+
+
+def test_a_subclass_with_its_own_module_takes_the_plain_step(small_X):
+    class PlainModule(nn.Module):
+        def __init__(self, n_features, n_components, **kwargs):
+            super().__init__()
+            self.encoder = nn.Linear(n_features, n_components)
+            self.decoder = nn.Linear(n_components, n_features)
+            self.entries = ObservedEntries(n_features)
+
+        def observed(self, x):
+            return self.entries(x)
+
+        def encode(self, x, mask=None):
+            return self.encoder(x)
+
+        def decode(self, z):
+            return self.decoder(z)
+
+        def forward(self, batch):
+            z = self.encoder(batch.x)
+            return {"z": z, "x_loc": self.decoder(z)}
+
+    class PlainAutoencoder(AutoencoderTransformer):
+        _module_cls = PlainModule
+
+    est = PlainAutoencoder(**FAST).fit(small_X)
+    assert est.transform(small_X).shape == (200, 2)

@@ -1,6 +1,7 @@
 """VAETransformer on real data (digits, held-out split): latent space, likelihood, samples."""
 
 import numpy as np
+import pytest
 import sklearn
 import torch
 from sklearn.base import clone
@@ -143,3 +144,27 @@ def test_sample_does_not_depend_on_how_inference_batches_it(default_vae):
     with sklearn.config_context(working_memory=0.01):
         np.testing.assert_array_equal(default_vae.sample(300, random_state=0), rows)
     assert not np.array_equal(default_vae.sample(300, random_state=1), rows)
+
+
+def test_pca_start_on_constant_data_gives_finite_moderate_codes():
+    # The variance floor follows the data's magnitude: constant data has no
+    # direction to whiten, and other rows then get codes of their own scale.
+    X = np.full((50, 4), 3.7)
+    Y = np.random.default_rng(0).normal(size=(20, 4))
+    vae = VAETransformer(2, init="pca", max_iter=2, random_state=0, device="cpu").fit(X)
+    assert np.abs(vae.transform(Y)).max() < 100
+    assert np.abs(vae.transform(X)).max() < 1
+
+
+@pytest.mark.parametrize("fast_paths", ["1", "0"])
+def test_a_rows_score_does_not_depend_on_the_rows_with_it(fast_paths, monkeypatch, digits_split):
+    # Eager float32 kernels pick their code path by the number of rows; the
+    # scores are computed in blocks of a fixed size, so a row scored alone
+    # gets exactly the score it gets among others.
+    monkeypatch.setenv("SKAEVAE_FAST_PATHS", fast_paths)
+    X = digits_split[0]
+    vae = VAETransformer(8, max_iter=20, random_state=0, device="cpu").fit(X)
+    together = vae.score_samples(X[:50])
+    alone = np.array([vae.score_samples(X[i : i + 1])[0] for i in range(50)])
+    np.testing.assert_array_equal(alone, together)
+    np.testing.assert_array_equal(vae.score_samples(X[:700])[:50], together)

@@ -80,8 +80,7 @@ class TrainingStep:
             and net.precision == "float32"
             and type(net.criterion_) is ReconstructionLoss
             and not net.criterion_.sparsity
-            and not module.user_networks
-            and module.corruption is None
+            and core
         )
         self.chunk = cache_chunk_rows(module) if (cpu and core and not plain_batches) else None
         self._ready = True

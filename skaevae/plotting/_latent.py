@@ -256,6 +256,12 @@ class LatentSpaceDisplay:
             raise ValueError(
                 f"LatentSpaceDisplay needs codes of at least 2 components, got {n_components}."
             )
+        if n_components > 2 and projection == "pca" and len(codes) < 2:
+            raise ValueError(
+                f"projection='pca' needs at least 2 rows to find the plane of "
+                f"{n_components}-dimensional codes, got {len(codes)}; use "
+                "projection='first' to plot the first two components."
+            )
         if prior == "auto":
             prior = isinstance(final_estimator(estimator), VAETransformer)
 

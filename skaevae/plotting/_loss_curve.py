@@ -152,7 +152,13 @@ class LossCurveDisplay:
         """
         import_pyplot("LossCurveDisplay.from_estimator")
         model = final_estimator(estimator)
-        check_is_fitted(model, "loss_curve_")
+        check_is_fitted(model)
+        if not hasattr(model, "loss_curve_"):
+            raise TypeError(
+                "LossCurveDisplay.from_estimator needs an estimator trained in epochs, "
+                f"with a loss_curve_ (such as AutoencoderTransformer); "
+                f"{type(model).__name__} has none."
+            )
         if isinstance(model, VAETransformer):
             warmup, ylabel = model.kl_warmup, "negative ELBO (nats per row)"
         elif isinstance(model, AutoencoderTransformer):

@@ -12,7 +12,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from ._utils import as_array, axes_grid, estimator_name, final_estimator, import_pyplot
+from ._utils import (
+    as_array,
+    axes_grid,
+    check_count,
+    estimator_name,
+    final_estimator,
+    import_pyplot,
+)
 
 # Bars get feature-name tick labels only up to this many features; beyond it
 # the labels overlap.
@@ -238,6 +245,7 @@ class ReconstructionDisplay(_RowGridDisplay):
             The display, with the artists stored.
         """
         import_pyplot("ReconstructionDisplay.from_estimator")
+        check_count(n_samples, "n_samples")
         X = _safe_indexing(X, slice(0, n_samples))
         originals, names = as_array(X)
         reconstructed, _ = as_array(_reconstruct(estimator, X))
@@ -329,8 +337,9 @@ class SampleDisplay(_RowGridDisplay):
         self.estimator_name = estimator_name
 
     def _grid(self):
+        n_cols = check_count(self.n_cols, "n_cols")
         samples = np.asarray(self.samples, dtype=float)
-        return _grid_of(samples, min(self.n_cols, len(samples))), None, None
+        return _grid_of(samples, min(n_cols, len(samples))), None, None
 
     @classmethod
     def from_estimator(
@@ -384,6 +393,7 @@ class SampleDisplay(_RowGridDisplay):
             The display, with the artists stored.
         """
         import_pyplot("SampleDisplay.from_estimator")
+        check_count(n_cols, "n_cols")
         model = final_estimator(estimator)
         check_is_fitted(model)
         samples = model.sample(n_samples, random_state=random_state)
@@ -538,8 +548,7 @@ class InterpolationDisplay(_RowGridDisplay):
             The display, with the artists stored.
         """
         import_pyplot("InterpolationDisplay.from_estimator")
-        if n_steps < 2:
-            raise ValueError(f"n_steps must be at least 2, got {n_steps}.")
+        check_count(n_steps, "n_steps", minimum=2)
         z_start, _ = as_array(estimator.transform(X_start))
         z_end, _ = as_array(estimator.transform(X_end))
         if z_start.shape != z_end.shape:

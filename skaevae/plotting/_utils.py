@@ -1,5 +1,7 @@
 """Helpers shared by the displays: matplotlib import, estimator unwrapping, axes grids."""
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils._optional_dependencies import check_matplotlib_support
@@ -11,6 +13,13 @@ def import_pyplot(caller_name):
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_count(value, name, minimum=1):
+    """Raise a ValueError unless ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+    return int(value)
 
 
 def final_estimator(estimator):

@@ -1,0 +1,146 @@
+"""What bad input gets: the inventory behind the user guide's "Bad input" table.
+
+Each case names an input a user may pass, the call it goes to and what it
+gets: accepted (and the outputs are finite, of the right shape) or a named
+error with scikit-learn's wording. The table in ``docs/reliability.rst``
+lists the same cases by id.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
+
+from skaevae import AutoencoderTransformer, VAETransformer
+from tests.conftest import FAST
+
+
+def _X(n=60, d=4):
+    return StandardScaler().fit_transform(load_digits().data[:n, 20 : 20 + d])
+
+
+def _frame(n=60):
+    return pd.DataFrame(_X(n), columns=["a", "b", "c", "d"])
+
+
+def _memmap(tmp_path):
+    path = tmp_path / "X.npy"
+    np.save(path, _X())
+    return np.load(path, mmap_mode="r")
+
+
+def _read_only():
+    X = _X()
+    X.setflags(write=False)
+    return X
+
+
+def _fit(X, **params):
+    return lambda Estimator: Estimator(**{**FAST, **params}).fit(X)
+
+
+def _fitted_then(method, make_X):
+    def call(Estimator):
+        est = Estimator(**FAST).fit(_frame())
+        return getattr(est, method)(make_X())
+
+    return call
+
+
+def _fit_array_then_transform(make_X):
+    def call(Estimator):
+        return Estimator(**FAST).fit(_X()).transform(make_X())
+
+    return call
+
+
+# (id, call on an estimator class, expected: None = accepted, else (error, match)).
+CASES = [
+    ("float16", _fit(_X().astype(np.float16)), None),
+    ("int", _fit((_X() * 10).astype(int)), None),
+    ("bool", _fit(_X() > 0), None),
+    ("object numbers", _fit(_X().astype(object)), None),
+    ("complex", _fit(_X() + 1j), (ValueError, "Complex data not supported")),
+    (
+        "strings (array)",
+        _fit(np.array([["a", "b"]] * 30)),
+        (ValueError, "could not convert string to float"),
+    ),
+    (
+        "strings (DataFrame)",
+        _fit(pd.DataFrame({"a": _X()[:, 0], "s": np.array(["x", "y", "z"] * 20)}), n_components=1),
+        None,
+    ),
+    (
+        "datetimes",
+        _fit(pd.DataFrame({"a": _X()[:, 0], "when": pd.date_range("2020", periods=60)})),
+        (ValueError, "date or time columns"),
+    ),
+    (
+        "nullable Int64 with pd.NA",
+        _fit(pd.DataFrame({"a": pd.array([1, 2, None] * 20, dtype="Int64"), "b": _X()[:, 1]})),
+        None,
+    ),
+    (
+        "pd.NA in Float64",
+        _fit(
+            pd.DataFrame({"a": pd.array([0.5, None, 1.5] * 20, dtype="Float64"), "b": _X()[:, 1]})
+        ),
+        None,
+    ),
+    ("NaN", _fit(np.where(np.eye(60, 4, dtype=bool), np.nan, _X())), None),
+    (
+        "all-NaN column",
+        _fit(np.column_stack([_X(), np.full(60, np.nan)])),
+        (ValueError, "no observed"),
+    ),
+    ("inf", _fit(np.where(np.eye(60, 4, dtype=bool), np.inf, _X())), (ValueError, "infinity")),
+    ("sparse", _fit(sp.csr_matrix(_X())), (TypeError, "dense data is required")),
+    ("3-D", _fit(_X().reshape(60, 2, 2)), (ValueError, "Found array with dim 3")),
+    ("list of lists", _fit(_X().tolist()), None),
+    ("0 rows", _fit(_X()[:0]), (ValueError, "0 sample")),
+    ("1 row", _fit(_X()[:1]), (ValueError, "minimum of 2 is required")),
+    ("1 column", _fit(_X()[:, :1], n_components=1), None),
+    ("n_components > n_features", _fit(_X(), n_components=5), (ValueError, "n_components=5")),
+    ("n_components > n_rows", _fit(_X(3), n_components=4), None),
+    ("n_components=True", _fit(_X(), n_components=True), (ValueError, "must be an int")),
+    ("read-only", _fit(_read_only()), None),
+    ("non-contiguous", _fit(np.asfortranarray(_X())[:, ::1][::2]), None),
+    (
+        "huge (1e300)",
+        _fit(np.where(np.eye(60, 4, dtype=bool), 1e300, _X())),
+        (ValueError, "too large"),
+    ),
+    ("tiny (1e-300)", _fit(_X() * 1e-300), None),
+    ("wrong width", _fit_array_then_transform(lambda: _X()[:, :3]), (ValueError, "3 features")),
+    (
+        "renamed columns",
+        _fitted_then("transform", lambda: _frame().rename(columns={"a": "z"})),
+        (ValueError, "feature names"),
+    ),
+    (
+        "reordered columns",
+        _fitted_then("transform", lambda: _frame()[["b", "a", "c", "d"]]),
+        (ValueError, "feature names"),
+    ),
+]
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+@pytest.mark.parametrize("call, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(Estimator, call, expected):
+    if expected is None:
+        out = call(Estimator)
+        assert np.isfinite(out.loss_curve_).all()
+    else:
+        error, match = expected
+        with pytest.raises(error, match=match):
+            call(Estimator)
+
+
+def test_memory_mapped_input(tmp_path):
+    X = _memmap(tmp_path)
+    Z = AutoencoderTransformer(**FAST).fit(X).transform(X)
+    assert np.isfinite(Z).all() and Z.shape == (60, 2)
