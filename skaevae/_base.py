@@ -290,7 +290,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # centring). It stays a normal float32 even for X = 0, so logarithms
         # and divisions stay finite.
         magnitude = max(variances[0], float(np.mean(np.square(mean))))
-        floor = max(np.finfo(np.float32).eps * magnitude, np.finfo(np.float32).tiny)
+        float32 = np.finfo(np.float32)
+        floor = max(float(float32.eps) * float(magnitude), float(float32.tiny))
         # Residual variance of each feature around the rank-k reconstruction.
         residual = np.maximum((components[k:] ** 2 * variances[k:, None]).sum(axis=0), floor)
         # A direction without variance is not whitened (scale 1, not 1 / 0).

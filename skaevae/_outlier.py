@@ -72,6 +72,10 @@ def _every_step_weighted(estimator, sample_weight):
     )
 
 
+# Training values beyond this are refused: their squares approach float64's
+# range.
+MAX_MAGNITUDE = 1e150
+
 # Rows with a value this many training standard deviations from the column's
 # mean score -inf: standardised, such a value leaves float32's range in the
 # network's layers.
@@ -82,18 +86,22 @@ def _standardisable(X):
     """Each column's mean and standard deviation, or a ValueError if they overflow.
 
     A value beyond about 1e154 squares to infinity in float64, so such a
-    column has no usable scale; the detector standardises every column.
+    column has no usable scale; the detector standardises every column, and
+    refuses values beyond ``MAX_MAGNITUDE``, where standardising's arithmetic
+    (squares of values times float rounding) overflows.
     """
     with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         center = np.nanmean(X, axis=0)
         scale = np.nanstd(X, axis=0)
-    bad = np.flatnonzero(~np.isfinite(center) | ~np.isfinite(scale))
+    with np.errstate(invalid="ignore"):
+        largest = np.nanmax(np.abs(X), axis=0, initial=0.0)
+    bad = np.flatnonzero(~np.isfinite(center) | ~np.isfinite(scale) | (largest > MAX_MAGNITUDE))
     if bad.size:
-        largest = np.nanmax(np.abs(X[:, bad]))
+        largest = np.nanmax(np.abs(X[:, bad]), initial=0.0)
         raise ValueError(
             f"X has values too large to standardise in column(s) {bad[:5].tolist()} "
-            f"(largest magnitude {largest:.3g}): their variance overflows float64. Rescale "
+            f"(largest magnitude {largest:.3g}; at most 1e150 is used). Rescale "
             "them (e.g. a log transform, or divide by a large constant) before fitting "
             "OutlierDetector."
         )
@@ -346,7 +354,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             fit_params = {"sample_weight": sample_weight} if requested else {}
         else:
             fit_params = _every_step_weighted(estimator, sample_weight)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            # (np.errstate: PCA's explained-variance ratios of constant data
+            # are 0 / 0, which the screen does not use.)
             if self._is_default():
                 # The default networks stop at a fixed step budget by design.
                 warnings.simplefilter("ignore", ConvergenceWarning)

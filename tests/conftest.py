@@ -1,5 +1,7 @@
 """Shared fixtures: real data (sklearn's bundled digits) and fitted models."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -61,3 +63,20 @@ FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device":
 def fast_estimator(request):
     """A fast-settings instance of each estimator class."""
     return request.param(n_components=2, **FAST)
+
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover - hypothesis comes with the test extra
+    pass
+else:
+    # The property tests fit small networks: a bounded, reproducible number
+    # of examples in CI ("ci"), many more on demand ("thorough").
+    _relaxed = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile(
+        "ci", max_examples=12, deadline=None, derandomize=True, suppress_health_check=_relaxed
+    )
+    settings.register_profile(
+        "thorough", max_examples=300, deadline=None, suppress_health_check=_relaxed
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -549,3 +549,18 @@ def test_incremental_fits_keep_running_moments_of_the_codes(small_X):
     Z = np.vstack([Z_first, est.transform(small_X[120:])])
     np.testing.assert_allclose(est.latent_mean_, Z.mean(axis=0), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(est.latent_covariance_, np.cov(Z.T), rtol=1e-8, atol=1e-12)
+
+
+def test_counts_are_not_booleans_and_callbacks_are_callbacks(fast_estimator, small_X):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    for name in ("n_components", "hidden_layer_sizes", "max_iter", "batch_size"):
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+            clone(fast_estimator).set_params(**{name: True}).fit(small_X)
+    with pytest.raises(ValueError, match="positive integers"):
+        clone(fast_estimator).set_params(hidden_layer_sizes=[8, True]).fit(small_X)
+    fitted = clone(fast_estimator).fit(small_X)
+    with pytest.raises(ValueError, match="positive integer, got True"):
+        fitted.sample(True)
+    with pytest.raises(TypeError, match="skorch Callback instances"):
+        clone(fast_estimator).set_params(callbacks=[object()]).fit(small_X)

@@ -398,3 +398,23 @@ def test_detector_in_a_pipeline_gets_sample_weight_when_it_requests_it(data):
     anomaly = -pipe[-1].score_samples(pipe[0].transform(data))
     assert np.median(anomaly[ZERO_WEIGHT_ROWS:]) == pytest.approx(1.0)
     assert np.median(anomaly) != pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("value", [1e300, 1e200, 1e160])
+def test_training_values_too_large_to_standardise_are_refused_clearly(data, value):
+    X = data.copy()
+    X[0, 2] = value
+    with pytest.raises(ValueError, match=r"too large to standardise in column\(s\) \[2\]"):
+        OutlierDetector(random_state=0).fit(X)
+    with pytest.raises(ValueError, match="too large to standardise"):
+        OutlierDetector(random_state=0).fit(np.array([[2.68e154], [0.0]] * 5))
+
+
+def test_an_extreme_row_is_an_outlier_not_an_error(data):
+    detector = OutlierDetector(random_state=0).fit(data)
+    X = data[:3].copy()
+    X[0, 0] = 1e200
+    scores = detector.score_samples(X)
+    assert scores[0] == -np.inf and np.isfinite(scores[1:]).all()
+    np.testing.assert_array_equal(scores[1:], detector.score_samples(data[1:3]))
+    assert detector.predict(X)[0] == -1

@@ -308,3 +308,20 @@ def test_main_job_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys
 
     main_job.main(["--no-figures", "--figures-dir", str(tmp_path / "none")])
     assert not (tmp_path / "none").exists()
+
+
+def test_bad_plot_arguments_get_clear_errors():
+    X = StandardScaler().fit_transform(load_digits().data[:60])
+    ae = AutoencoderTransformer(n_components=3, hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    ae.fit(X)
+    with pytest.raises(ValueError, match="n_cols must be an integer of at least 1"):
+        SampleDisplay(X[:5], n_cols=0).plot()
+    with pytest.raises(TypeError, match="trained in epochs.*PCA has none"):
+        LossCurveDisplay.from_estimator(PCA(2).fit(X))
+    with pytest.raises(ValueError, match="n_samples must be an integer of at least 1, got -1"):
+        ReconstructionDisplay.from_estimator(ae, X, n_samples=-1)
+    with pytest.raises(ValueError, match="n_steps must be an integer of at least 2, got 2.5"):
+        InterpolationDisplay.from_estimator(ae, X[:2], X[2:4], n_steps=2.5)
+    with pytest.raises(ValueError, match="needs at least 2 rows"):
+        LatentSpaceDisplay.from_estimator(ae, X[:1])
+    plt.close("all")
