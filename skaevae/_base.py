@@ -737,7 +737,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _score_encoded(self, M):
         """:meth:`score_samples` of model-space rows ``M`` of a mixed table."""
-        return self._map_batches(self._score_batch, M, None, np.float64, draws=self._score_draws)
+        return self._map_batches(
+            self._score_batch, M, None, np.float64, draws=self._score_draws, fixed_batches=True
+        )
 
     def _to_table(self, M):
         """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""

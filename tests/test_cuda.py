@@ -107,3 +107,22 @@ def test_pca_init_on_gpu_matches_cpu(Estimator, X):
     gpu = Estimator(**params).fit(X)
     cpu = Estimator(**{**params, "device": "cpu"}).fit(X)
     np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), atol=1e-3)
+
+
+def test_family_models_train_on_gpu_and_load_on_cpu(X):
+    from skaevae import ConditionalVAETransformer
+    from tests.networks import TinyDecoder, TinyEncoder
+
+    y = np.arange(len(X)) % 3
+    models = [
+        (AutoencoderTransformer(**FAST, max_iter=2, corruption="masking", sparsity=0.1), ()),
+        (VAETransformer(**FAST, max_iter=2, encoder=TinyEncoder, decoder=TinyDecoder), ()),
+        (ConditionalVAETransformer(**FAST, max_iter=2, corruption="gaussian"), (y,)),
+    ]
+    for est, extra in models:
+        est.fit(X, *extra)
+        assert next(est.net_.module_.parameters()).device.type == "cuda"
+        codes = est.transform(X)
+        assert np.isfinite(codes).all()
+        restored = pickle.loads(pickle.dumps(est))
+        np.testing.assert_allclose(restored.transform(X), codes, rtol=1e-5, atol=1e-5)
