@@ -62,6 +62,11 @@ from ._validation import (
     local_random_state,
 )
 
+# Rows of a fixed-size inference batch (score_samples): small enough that
+# scoring one row (padded to a batch) stays about a millisecond, large enough
+# that a large X runs at nearly the full-batch speed.
+FIXED_BATCH_ROWS = 1024
+
 
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
@@ -769,11 +774,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         float32 X is not checked (as ``check_array`` skips its own pass), and
         a float64 X only for overflow.
 
-        With ``fixed_batches``, every batch has the number of rows the memory
-        bound gives for a large X, whatever X's size (the last one padded with
-        zeros, the padding's output dropped): float32 matrix kernels pick their
-        code path by the number of rows, so a row's output then does not
-        depend on how many rows come with it.
+        With ``fixed_batches``, every batch has the same number of rows,
+        whatever X's size: the memory bound's, at most ``FIXED_BATCH_ROWS``
+        (the last one padded with zeros, the padding's output dropped). float32
+        matrix kernels pick their code path by the number of rows, so a row's
+        output then does not depend on how many rows come with it.
 
         With ``check_output`` (the public method's name), the output is
         checked as :func:`check_finite_output` does (NaN only with
@@ -788,7 +793,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # With fixed_batches, the batch size depends on the network and the
         # working memory only, not on X.
         batch_size = inference_batch_rows(
-            draws * self._activation_bytes(), 2**31 if fixed_batches else n_rows, device
+            draws * self._activation_bytes(), FIXED_BATCH_ROWS if fixed_batches else n_rows, device
         )
         # Fitted modules are left in evaluation mode: switching modes walks
         # every submodule, which costs more than a small batch.
