@@ -1,5 +1,6 @@
 """The estimators' shared behaviour: validation, the fit, batched inference."""
 
+import contextlib
 import copy
 import warnings
 from abc import abstractmethod
@@ -62,11 +63,6 @@ from ._validation import (
     local_random_state,
 )
 
-# Rows of a fixed-size inference batch (score_samples): small enough that
-# scoring one row (padded to a batch) stays about a millisecond, large enough
-# that a large X runs at nearly the full-batch speed.
-FIXED_BATCH_ROWS = 1024
-
 
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
@@ -87,6 +83,42 @@ def tensor_batches(X, batch_size, device):
         yield start, stop, x.to(device, non_blocking=True)
         # Drop this batch before the next one is made: one batch at a time.
         del x
+
+
+@contextlib.contextmanager
+def unchanged_on_error(estimator):
+    """Put ``estimator`` back as it was if the block raises (Ctrl-C included).
+
+    The attributes are restored from a shallow copy of ``__dict__``; what a
+    call changes in place is copied in full: the random generator, the
+    running moments, and a fitted net's weights, optimiser state, history
+    length and per-call settings.
+    """
+    saved = dict(estimator.__dict__)
+    for name in ("_random_state", "_latent_moments"):
+        if name in saved:
+            saved[name] = copy.deepcopy(saved[name])
+    net = saved.get("net_")
+    if net is not None:
+        net_state = (
+            copy.deepcopy(net.module_.state_dict()),
+            copy.deepcopy(net.optimizer_.state_dict()),
+            len(net.history),
+            net.batch_size,
+            net.train_split,
+        )
+    try:
+        yield
+    except BaseException:
+        if net is not None:
+            module, optimizer, n_epochs, batch_size, train_split = net_state
+            del net.history[n_epochs:]
+            net.module_.load_state_dict(module)
+            net.optimizer_.load_state_dict(optimizer)
+            net.batch_size, net.train_split = batch_size, train_split
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -386,16 +418,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         weights and optimiser state, its training history and its random
         generator.
         """
-        saved = dict(self.__dict__)
-        for name in ("_random_state", "_latent_moments"):
-            if name in saved:
-                saved[name] = copy.deepcopy(saved[name])
-        try:
+        with unchanged_on_error(self):
             return self._train(X, sample_weight, incremental, y)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
 
     def _train(self, X, sample_weight, incremental, y):
         """Train on X: a new network, or more epochs of the fitted one.
@@ -459,20 +483,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if condition is not None:
             batch.condition = torch.from_numpy(condition).to(device)
         n_before = len(net.history) if resume else 0
-        if resume:
-            # A call that fails in training leaves the fitted model as it was.
-            saved = (
-                copy.deepcopy(net.module_.state_dict()),
-                copy.deepcopy(net.optimizer_.state_dict()),
-            )
-        try:
-            fit_net(net, batch, seed, init_module=init_module, epochs=epochs if resume else None)
-        except BaseException:
-            if resume:
-                del net.history[n_before:]
-                net.module_.load_state_dict(saved[0])
-                net.optimizer_.load_state_dict(saved[1])
-            raise
+        fit_net(net, batch, seed, init_module=init_module, epochs=epochs if resume else None)
         del batch
 
         self.net_ = net
@@ -742,9 +753,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _score_encoded(self, M):
         """:meth:`score_samples` of model-space rows ``M`` of a mixed table."""
-        return self._map_batches(
-            self._score_batch, M, None, np.float64, draws=self._score_draws, fixed_batches=True
-        )
+        return self._map_batches(self._score_batch, M, None, np.float64, draws=self._score_draws)
 
     def _to_table(self, M):
         """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""
@@ -760,7 +769,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_finite=False,
         check_output=None,
         allow_inf=False,
-        fixed_batches=False,
     ):
         """Apply ``fn`` (tensor batch → tensor) to ``X`` in batches, into a new array.
 
@@ -774,12 +782,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         float32 X is not checked (as ``check_array`` skips its own pass), and
         a float64 X only for overflow.
 
-        With ``fixed_batches``, every batch has the same number of rows,
-        whatever X's size: the memory bound's, at most ``FIXED_BATCH_ROWS``
-        (the last one padded with zeros, the padding's output dropped). float32
-        matrix kernels pick their code path by the number of rows, so a row's
-        output then does not depend on how many rows come with it.
-
         With ``check_output`` (the public method's name), the output is
         checked as :func:`check_finite_output` does (NaN only with
         ``allow_inf``). Each batch's output is summed while in cache; the exact
@@ -790,11 +792,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         module = self._module
         device = self._device()
         n_rows = X.shape[0]
-        # With fixed_batches, the batch size depends on the network and the
-        # working memory only, not on X.
-        batch_size = inference_batch_rows(
-            draws * self._activation_bytes(), FIXED_BATCH_ROWS if fixed_batches else n_rows, device
-        )
+        batch_size = inference_batch_rows(draws * self._activation_bytes(), n_rows, device)
         # Fitted modules are left in evaluation mode: switching modes walks
         # every submodule, which costs more than a small batch.
         if module.training:
@@ -821,10 +819,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     # X has no infinity, so its float32 copy overflowed (or only the sum did).
                     if torch.isinf(x).any():
                         check_float32_range(np.asarray(X[start:stop]))
-                n = len(x)
-                if fixed_batches and n < batch_size:
-                    x = torch.cat([x, x.new_zeros((batch_size - n, *x.shape[1:]))])
-                y = fn(x)[:n]
+                y = fn(x)
                 if check_output is not None:
                     # Same rule as the input's: a finite (or, with allow_inf,
                     # non-NaN) sum of all the batches' sums proves the output;
@@ -928,7 +923,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            One score per row, the same for a row whatever rows come with it.
+            One score per row, a function of the row alone up to float32
+            rounding: scored alone or among other rows, a row's score can
+            differ in the last digits (a relative 1e-6), since vectorised
+            kernels choose their code path by the number of rows.
         """
         X = self._check_input(X, ensure_all_finite=False)
         # -inf is a meaningful (worst) score; NaN is not.
@@ -941,7 +939,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             check_finite=True,
             check_output="score_samples",
             allow_inf=True,
-            fixed_batches=True,
         )
 
     # Rows of activations per row of X when scoring.

@@ -384,7 +384,7 @@ class ConditionalVAETransformer(VAETransformer):
         try:
             return self._fit(X, sample_weight, incremental=True, y=y)
         finally:
-            self._partial_fit_classes = None
+            self.__dict__.pop("_partial_fit_classes", None)
 
     # ------------------------------------------------------------ inference
 
@@ -500,8 +500,9 @@ class ConditionalVAETransformer(VAETransformer):
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
-            One score per row, the same for a row whatever rows come with it
-            (see :meth:`VAETransformer.score_samples` for missing entries).
+            One score per row, a function of the row alone up to float32
+            rounding (see :meth:`VAETransformer.score_samples` for missing
+            entries).
         """
         if y is None:
             return super().score_samples(X)
@@ -524,7 +525,6 @@ class ConditionalVAETransformer(VAETransformer):
             check_finite=True,
             check_output="score_samples",
             allow_inf=True,
-            fixed_batches=True,
         )
 
     def score(self, X, y=None):

@@ -13,11 +13,12 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._base import unchanged_on_error
 from ._params import PARAMS, Count
 from ._table import TableEncoder, check_min_rows, is_mixed
 from ._training import resolve_device
 from ._vae import VAETransformer
-from ._validation import local_random_state
+from ._validation import check_no_datetimes, local_random_state
 
 # The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
 # (at most AUTO_MAX_EPOCHS epochs), stopping once the training loss has not
@@ -343,6 +344,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self : object
             The fitted imputer.
         """
+        # A fit that raises leaves the imputer as it was.
+        with unchanged_on_error(self):
+            return self._fit(X)
+
+    def _fit(self, X):
+        check_no_datetimes(X)
         self._mixed = _imputes_as_table(X, self.column_types)
         if self._mixed:
             self._fit_table(X)
@@ -464,6 +471,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             fitted as a DataFrame comes back as a DataFrame with its dtypes.
         """
         check_is_fitted(self)
+        check_no_datetimes(X)
         if self._mixed:
             out = self._transform_table(X)
         else:

@@ -24,7 +24,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, unchanged_on_error
 from ._outlier_defaults import (
     DEFAULT_ESTIMATORS,
     default_fit_params,
@@ -45,7 +45,7 @@ from ._outlier_scores import (
 from ._outlier_screen import screen_anomaly, support_rows, support_weight
 from ._persist import plain, table_from_state, table_to_state
 from ._table import TableEncoder, check_min_rows, is_mixed
-from ._validation import check_sample_weight, draw_seed
+from ._validation import check_no_datetimes, check_sample_weight, draw_seed
 
 
 def _every_step_weighted(estimator, sample_weight):
@@ -76,36 +76,45 @@ def _every_step_weighted(estimator, sample_weight):
 # range.
 MAX_MAGNITUDE = 1e150
 
-# Rows with a value this many training standard deviations from the column's
-# mean score -inf: standardised, such a value leaves float32's range in the
-# network's layers.
+# Rows with a value this many robust scales (see _standardisable) from the
+# column's median score -inf: standardised, such a value leaves float32's
+# range in the network's layers; so does any value beyond FLOAT32_REACH.
 EXTREME = 1e30
+FLOAT32_REACH = 1e37
 
 
 def _standardisable(X):
-    """Each column's mean and standard deviation, or a ValueError if they overflow.
+    """Each column's median and robust scale; a ValueError for unusable columns.
 
-    A value beyond about 1e154 squares to infinity in float64, so such a
-    column has no usable scale; the detector standardises every column, and
-    refuses values beyond ``MAX_MAGNITUDE``, where standardising's arithmetic
-    (squares of values times float rounding) overflows.
+    The detector standardises every column, and refuses values beyond
+    ``MAX_MAGNITUDE``, where the arithmetic of standardising (squares of
+    values times float rounding) overflows float64, and columns without an
+    observed value. The scale is the median absolute deviation (times
+    1.4826), else the standard deviation, else 1, so that the extreme rows a
+    detector exists to find do not set the yardstick they are measured with.
     """
-    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        center = np.nanmean(X, axis=0)
-        scale = np.nanstd(X, axis=0)
-    with np.errstate(invalid="ignore"):
-        largest = np.nanmax(np.abs(X), axis=0, initial=0.0)
-    bad = np.flatnonzero(~np.isfinite(center) | ~np.isfinite(scale) | (largest > MAX_MAGNITUDE))
+    observed = (~np.isnan(X)).any(axis=0)
+    if not observed.all():
+        raise ValueError(
+            f"X has no observed value in column(s) {np.flatnonzero(~observed)[:5].tolist()}: "
+            "there is nothing to learn about them; drop them."
+        )
+    largest = np.nanmax(np.abs(X), axis=0)
+    bad = np.flatnonzero(largest > MAX_MAGNITUDE)
     if bad.size:
-        largest = np.nanmax(np.abs(X[:, bad]), initial=0.0)
         raise ValueError(
             f"X has values too large to standardise in column(s) {bad[:5].tolist()} "
-            f"(largest magnitude {largest:.3g}; at most 1e150 is used). Rescale "
+            f"(largest magnitude {largest[bad].max():.3g}; at most 1e150 is used). Rescale "
             "them (e.g. a log transform, or divide by a large constant) before fitting "
             "OutlierDetector."
         )
-    return center, np.where(scale > 0, scale, 1.0)
+    center = np.nanmedian(X, axis=0)
+    scale = 1.4826 * np.nanmedian(np.abs(X - center), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        std = np.nanstd(X, axis=0)
+    scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
+    return center, scale
 
 
 class OutlierDetector(OutlierMixin, BaseEstimator):
@@ -428,6 +437,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
+        # A fit that raises leaves the detector as it was.
+        with unchanged_on_error(self):
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
+        check_no_datetimes(X)
         # An estimator of ours with column_types reads X as a table too.
         mixed = is_mixed(X, getattr(self.estimator, "column_types", None))
         # A mixed table is encoded here for the default networks (standardised
@@ -566,8 +581,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             return None
         with np.errstate(over="ignore", invalid="ignore"):
             distance = np.abs(X - center) / self._column_scale
-        # Infinity is not a value but an error, reported where it is scored.
-        extreme = ((distance > EXTREME) & np.isfinite(X)).any(axis=1)
+        # Beyond FLOAT32_REACH a value leaves float32's range however it is
+        # scaled. Infinity is not a value but an error, reported where it is
+        # scored.
+        far = (distance > EXTREME) | (np.abs(X) > FLOAT32_REACH)
+        extreme = (far & np.isfinite(X)).any(axis=1)
         return extreme if extreme.any() else None
 
     def _check_mixed_estimator(self):
@@ -581,6 +599,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     def _check_input(self, X):
         check_is_fitted(self)
+        check_no_datetimes(X)
         if getattr(self, "_mixed", False):
             # The estimator checks and encodes the table.
             validate_data(self, X, skip_check_array=True, reset=False)
@@ -610,9 +629,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             ``-max(R / median R, L / median L)``). A row's score is a
             deterministic function of the row: it does not depend on the other
             rows of X, on earlier calls, or on pickling. A row with a value
-            more than 1e30 training standard deviations from its column's
-            training mean (too far out to compute with in float32) scores
-            ``-inf``: an outlier beyond any other.
+            too far out to compute with in float32 (beyond 1e37, or more
+            than 1e30 robust scales from its column's training median)
+            scores ``-inf``: an outlier beyond any other.
         """
         return self._score(self._check_input(X))
 

@@ -21,8 +21,6 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import pinvh
 
-from ._base import BaseAutoencoder
-
 # Rows per inference call. Every call gets exactly this many rows (the last
 # block padded with zeros): float32 matrix kernels can pick their code path
 # by the number of rows, which changes the last bits of a row's result, so a
@@ -102,15 +100,13 @@ def estimator_scores(estimator, X):
     one scale (the log-likelihood per observed entry, times the number of
     columns).
     """
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     if is_mixed_model(estimator):
-        # Our estimators score in batches of one size already.
-        scores = estimator._score_encoded(estimator._check_input(X))
-    elif isinstance(final, BaseAutoencoder):
-        scores = estimator.score_samples(X)
+        M = estimator._check_input(X)
+        (scores,) = blockwise(lambda block: (estimator._score_encoded(block),), M)
     else:
         (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
     scores = scores.astype(np.float64)
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     if type(final).__name__ == "VAETransformer":
         missing = X.isna().to_numpy() if hasattr(X, "isna") else np.isnan(X)
         n_observed = (~missing).sum(axis=1)

@@ -35,7 +35,8 @@ def plain(value):
     if isinstance(value, np.generic):
         return value.item()
     if torch.is_tensor(value):
-        return value.detach().cpu().numpy()
+        # A copy: the state must not share memory with the live tensors.
+        return value.detach().cpu().numpy().copy()
     return value
 
 
@@ -148,7 +149,9 @@ def net_to_state(net):
     return {
         "module_params": plain(module_params),
         "criterion_params": plain(criterion_params),
-        "weights": {k: v.detach().cpu().numpy() for k, v in net.module_.state_dict().items()},
+        "weights": {
+            k: v.detach().cpu().numpy().copy() for k, v in net.module_.state_dict().items()
+        },
         "optimizer": {
             "state": [[int(k), plain(v)] for k, v in optimizer["state"].items()],
             "param_groups": plain(optimizer["param_groups"]),
@@ -183,7 +186,7 @@ def loadable_device(device):
 
 def net_from_state(estimator, state):
     """Rebuild the fitted net of ``estimator`` from :func:`net_to_state`'s output."""
-    from ._training import build_net
+    from ._training import _GLOBAL_RNG_LOCK, build_net
 
     device = loadable_device(state["device"])
     module_params = _layout_from(dict(state["module_params"]))
@@ -193,13 +196,15 @@ def net_from_state(estimator, state):
     config.compile = False
     criterion_cls = estimator._criterion()[0]
     net = build_net(estimator._module_cls, module_params, criterion_cls, criterion_params, config)
-    with torch.random.fork_rng(devices=[]):
+    # Initialising draws random weights (then overwritten): under the lock
+    # that fits hold, so that a load never moves another thread's draws.
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         net.initialize()
-    weights = {k: torch.as_tensor(np.asarray(v)) for k, v in state["weights"].items()}
+    weights = {k: torch.tensor(np.asarray(v)) for k, v in state["weights"].items()}
     net.module_.load_state_dict(weights)
     optimizer = {
         "state": {
-            k: {name: torch.as_tensor(np.asarray(v)) for name, v in entry.items()}
+            k: {name: torch.tensor(np.asarray(v)) for name, v in entry.items()}
             for k, entry in state["optimizer"]["state"]
         },
         "param_groups": [dict(g) for g in state["optimizer"]["param_groups"]],

@@ -90,8 +90,13 @@ class _SigintWatch:
             return self
 
         def handler(signum, frame):
-            self.received = True
-            previous(signum, frame)
+            # Only a handler that raises interrupts: one that returns (a
+            # "graceful stop" handler) asked for no KeyboardInterrupt.
+            try:
+                previous(signum, frame)
+            except KeyboardInterrupt:
+                self.received = True
+                raise
 
         try:
             signal.signal(signal.SIGINT, handler)

@@ -130,23 +130,38 @@ def check_callbacks(callbacks):
 
 
 def check_no_datetimes(X):
-    """Raise a ValueError naming the date or time columns of a DataFrame X.
+    """Raise a ValueError naming the date or time columns of X.
 
-    The models read numbers, booleans and categories; numpy's own error for a
-    datetime column is a type-promotion error that names no column.
+    The models read numbers, booleans and categories. numpy's own error for
+    a datetime column is a type-promotion error that names no column, and a
+    column of date objects would otherwise be read as categories.
     """
+    import datetime
+
+    import pandas as pd
+
+    dtype = getattr(X, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", None) in ("M", "m"):
+        raise ValueError(
+            "X holds dates or times, which the model cannot read: convert them to "
+            "numbers (e.g. days since a reference date) first."
+        )
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
-    import pandas as pd
-
-    bad = [
-        str(name)
-        for name, dtype in dtypes.items()
-        if pd.api.types.is_datetime64_any_dtype(dtype)
-        or pd.api.types.is_timedelta64_dtype(dtype)
-        or isinstance(dtype, pd.PeriodDtype)
-    ]
+    temporal = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64)
+    bad = []
+    for name, column_dtype in dtypes.items():
+        if (
+            pd.api.types.is_datetime64_any_dtype(column_dtype)
+            or pd.api.types.is_timedelta64_dtype(column_dtype)
+            or isinstance(column_dtype, pd.PeriodDtype)
+        ):
+            bad.append(str(name))
+        elif pd.api.types.is_object_dtype(column_dtype):
+            values = X[name].dropna()
+            if len(values) and isinstance(values.iloc[0], temporal):
+                bad.append(str(name))
     if bad:
         raise ValueError(
             f"X has date or time columns ({', '.join(bad)}), which the model cannot read: "

@@ -6,6 +6,8 @@ error with scikit-learn's wording. The table in ``docs/reliability.rst``
 lists the same cases by id.
 """
 
+import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,6 +78,16 @@ CASES = [
     (
         "datetimes",
         _fit(pd.DataFrame({"a": _X()[:, 0], "when": pd.date_range("2020", periods=60)})),
+        (ValueError, "date or time columns"),
+    ),
+    (
+        "datetime64 array",
+        _fit(np.array(["2020-01-01"] * 60, dtype="datetime64[D]").reshape(-1, 1)),
+        (ValueError, "dates or times"),
+    ),
+    (
+        "date objects",
+        _fit(pd.DataFrame({"a": _X()[:, 0], "d": [datetime.date(2020, 1, 1)] * 60})),
         (ValueError, "date or time columns"),
     ),
     (

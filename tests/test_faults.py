@@ -131,3 +131,62 @@ def test_a_diverging_fit_names_the_cause_and_the_remedy():
     X = np.random.default_rng(0).normal(size=(100, 4)) * 1e18
     with pytest.raises(ValueError, match="diverged.*StandardScaler.*learning_rate_init"):
         AutoencoderTransformer(**FAST).fit(X)
+
+
+def test_a_resumed_call_failing_after_training_rolls_the_network_back(small_X):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    before = (ae.transform(small_X), len(ae.net_.history))
+    ae.set_params(warm_start=True)
+    with warnings.catch_warnings():
+        # The convergence warning is raised after the epochs have trained.
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            ae.fit(small_X)
+    np.testing.assert_array_equal(ae.transform(small_X), before[0])
+    assert len(ae.net_.history) == before[1] == ae.n_iter_
+
+
+def test_a_failed_refit_of_the_detector_or_imputer_keeps_the_fitted_model(small_X):
+    import pandas as pd
+
+    from skaevae import OutlierDetector, VAEImputer
+
+    detector = OutlierDetector(random_state=0).fit(small_X)
+    extreme = small_X[:1].copy()
+    extreme[0, 0] = 1e35
+    scores = detector.score_samples(small_X)
+    bad = small_X.copy()
+    bad[0, 0] = 1e200
+    with pytest.raises(ValueError, match="too large"):
+        detector.fit(bad)
+    np.testing.assert_array_equal(detector.score_samples(small_X), scores)
+    assert detector.score_samples(extreme)[0] == -np.inf
+    holes = small_X[:, :4].copy()
+    holes[::3, 0] = np.nan
+    imputer = VAEImputer(max_iter=2, random_state=0).fit(holes)
+    filled = imputer.transform(holes)
+    dated = pd.DataFrame({"a": holes[:, 0], "when": pd.date_range("2020", periods=len(holes))})
+    with pytest.raises(ValueError, match="date or time columns"):
+        imputer.fit(dated)
+    np.testing.assert_array_equal(imputer.transform(holes), filled)
+
+
+@needs_sigint
+def test_a_handler_that_does_not_raise_leaves_early_stopping_alone(small_X):
+    # A "graceful stop" handler returns without raising: no KeyboardInterrupt
+    # is asked for, and the built-in stopper still ends the fit normally.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        ae = AutoencoderTransformer(
+            **{**FAST, "max_iter": 50},
+            learning_rate_init=1e-9,
+            n_iter_no_change=3,
+            callbacks=[InterruptAt(1)],
+        ).fit(small_X)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert ae.n_iter_ < 50

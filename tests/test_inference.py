@@ -8,7 +8,7 @@ import sklearn
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer, _base
-from skaevae._base import FIXED_BATCH_ROWS, tensor_batches
+from skaevae._base import tensor_batches
 from skaevae._memory import inference_batch_rows
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
@@ -52,10 +52,7 @@ def test_inference_batches_are_bounded(fitted, X_large):
     assert fitted._activation_bytes() == 64
     expected = [INFERENCE_BATCH_SIZE, INFERENCE_BATCH_SIZE, 100]
     assert _batch_rows(module.encoder, lambda: fitted.transform(X_large)) == expected
-    # Scores run in batches of one size whatever X's, the last one padded, so
-    # that a row's score does not depend on the rows with it.
-    padded = [FIXED_BATCH_ROWS] * -(-N_ROWS // FIXED_BATCH_ROWS)
-    assert _batch_rows(module.encoder, lambda: fitted.score_samples(X_large)) == padded
+    assert _batch_rows(module.encoder, lambda: fitted.score_samples(X_large)) == expected
     Z = np.zeros((N_ROWS, 2), dtype=np.float32)
     assert _batch_rows(module.decoder, lambda: fitted.inverse_transform(Z)) == expected
 
@@ -139,8 +136,7 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
     X[-1, 3] = np.inf
     expected = getattr(fitted, method)(X_large)
     assert (INFERENCE_BATCH_SIZE, X_large.shape[1]) not in passes  # summed, then checked
-    batch = FIXED_BATCH_ROWS if method == "score_samples" else INFERENCE_BATCH_SIZE
-    n_batches = -(-len(X_large) // batch)
+    n_batches = -(-len(X_large) // INFERENCE_BATCH_SIZE)
     checked_passes = len(passes)
     assert checked_passes >= n_batches
     passes.clear()
@@ -224,5 +220,4 @@ def test_vae_scoring_batches_hold_the_importance_draws():
     # Each row is decoded once per importance draw.
     batch = inference_batch_rows(64 * vae._activation_bytes(), len(X), "cpu")
     assert max(rows) == batch < inference_batch_rows(vae._activation_bytes(), len(X), "cpu")
-    # Every batch has the same size, the last one padded.
-    assert rows == [batch] * -(-len(X) // batch)
+    assert sum(rows) == len(X)

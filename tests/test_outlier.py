@@ -418,3 +418,26 @@ def test_an_extreme_row_is_an_outlier_not_an_error(data):
     assert scores[0] == -np.inf and np.isfinite(scores[1:]).all()
     np.testing.assert_array_equal(scores[1:], detector.score_samples(data[1:3]))
     assert detector.predict(X)[0] == -1
+
+
+def test_one_gross_outlier_in_training_is_scored_not_an_error(data):
+    # The yardstick is robust (median, MAD): the outlier does not set it.
+    X = data.copy()
+    X[0, 0] = 1e40
+    detector = OutlierDetector(random_state=0).fit(X)
+    scores = detector.score_samples(X)
+    assert scores[0] == -np.inf and np.isfinite(scores[1:]).all()
+    far = data[:1].copy()
+    far[0, 0] = 1e39
+    assert detector.predict(far)[0] == -1
+    # An estimator without a scaler meets float32's limit on raw values.
+    raw = OutlierDetector(AutoencoderTransformer(n_components=2, **FAST), random_state=0)
+    raw.fit(data * 1e10)
+    assert raw.score_samples(far)[0] == -np.inf
+
+
+def test_a_column_without_observed_values_is_named(data):
+    X = data.copy()
+    X[:, 3] = np.nan
+    with pytest.raises(ValueError, match=r"no observed value in column\(s\) \[3\]"):
+        OutlierDetector(random_state=0).fit(X)

@@ -142,3 +142,16 @@ def test_the_state_is_plain_data():
 
     walk(est.__getstate__())
     assert seen <= {"builtins", "numpy"}, seen
+
+
+def test_a_shallow_copy_shares_no_training_state():
+    import copy
+
+    X = _X()
+    est = AutoencoderTransformer(**FAST).partial_fit(X)
+    twin = pickle.loads(pickle.dumps(est))
+    shallow = copy.copy(est)
+    shallow.partial_fit(X)
+    est.partial_fit(X)
+    twin.partial_fit(X)
+    np.testing.assert_array_equal(est.transform(X), twin.transform(X))
