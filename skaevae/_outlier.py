@@ -506,6 +506,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             self._fit_model(estimator, X_support, weight, routed_params)
 
         scores = self._score(X)
+        finite = np.isfinite(scores)
+        if not finite.all():
+            # Rows scored -inf (beyond float32's reach) rank below every other;
+            # as the lowest finite score minus one they keep the threshold
+            # finite, so decision_function is never -inf - (-inf).
+            lowest = scores[finite].min() - 1.0 if finite.any() else -1.0
+            scores = np.where(finite, scores, lowest)
         if self.contamination == "auto":
             q1, q3 = np.percentile(-scores, [25.0, 75.0])
             self.offset_ = float(-(q3 + 1.5 * (q3 - q1)))

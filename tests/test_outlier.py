@@ -441,3 +441,15 @@ def test_a_column_without_observed_values_is_named(data):
     X[:, 3] = np.nan
     with pytest.raises(ValueError, match=r"no observed value in column\(s\) \[3\]"):
         OutlierDetector(random_state=0).fit(X)
+
+
+def test_training_rows_beyond_float32_keep_the_threshold_finite():
+    # Found by the property tests: a training row scored -inf made the Tukey
+    # fence NaN, and decision_function -inf - (-inf).
+    X = np.array([[1e100], [0.0], [0.0], [0.0], [0.0]])
+    for contamination in ("auto", 0.2):
+        detector = OutlierDetector(contamination=contamination, random_state=0).fit(X)
+        assert np.isfinite(detector.offset_)
+        decision = detector.decision_function(X)
+        assert decision[0] == -np.inf and not np.isnan(decision).any()
+        assert detector.predict(X)[0] == -1
