@@ -453,3 +453,9 @@ def test_training_rows_beyond_float32_keep_the_threshold_finite():
         decision = detector.decision_function(X)
         assert decision[0] == -np.inf and not np.isnan(decision).any()
         assert detector.predict(X)[0] == -1
+
+
+def test_constant_data_fits_without_warnings():
+    # Found by the property tests: the PCA screen's variance ratios are 0 / 0.
+    detector = OutlierDetector(random_state=0).fit(np.zeros((3, 1)))
+    assert set(detector.predict(np.zeros((2, 1)))) <= {-1, 1}

@@ -168,3 +168,10 @@ def test_a_rows_score_does_not_depend_on_the_rows_with_it(fast_paths, monkeypatc
     alone = np.array([vae.score_samples(X[i : i + 1])[0] for i in range(50)])
     assert_same_rows(alone, together)
     assert_same_rows(vae.score_samples(X[:700])[:50], together)
+
+
+def test_pca_start_on_huge_constant_data_raises_no_overflow_warning():
+    # Found by the property tests: the variance floor overflowed float32.
+    X = np.full((2, 1), 1.84467438e19)
+    vae = VAETransformer(1, hidden_layer_sizes=(), init="pca", max_iter=1, random_state=0)
+    assert np.isfinite(vae.fit(X).transform(X)).all()
