@@ -266,17 +266,9 @@ class ConditionalVAETransformer(VAETransformer):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         if reset:
-            try:
-                check_classification_targets(y)
-            except TypeError as error:
-                raise ValueError(
-                    f"The labels of y cannot be sorted ({error}); use labels of one type, "
-                    "such as strings or integers."
-                ) from error
+            labels = _sorted_labels(y, check_targets=True)
             classes = self._partial_fit_classes
-            if classes is None:
-                classes = _sorted_labels(y)
-            self.classes_ = classes
+            self.classes_ = labels if classes is None else classes
         index = self._class_index(y)
         condition = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
         condition[np.arange(len(y)), index] = 1.0
@@ -403,18 +395,11 @@ class ConditionalVAETransformer(VAETransformer):
     def _log_prior(self, like):
         return torch.log(torch.as_tensor(self.class_prior_, dtype=like.dtype, device=like.device))
 
-    def _jacobian(self, mask):
-        # Densities of a mixed table's continuous columns in X's units.
-        if self._table is None:
-            return 0.0
-        jacobian = torch.as_tensor(self._table.column_log_jacobians_, device=mask.device)
-        return (mask * jacobian.to(mask.dtype)).sum(dim=-1)
-
     def _score_batch(self, x):
         # log p(x) = log Σ_k π_k p(x | k), marginal over the class prior.
         x, mask = self._module.observed(x)
         log_joint = self._class_log_likelihoods(x, mask) + self._log_prior(x)
-        return torch.logsumexp(log_joint, dim=-1) + self._jacobian(mask)
+        return torch.logsumexp(log_joint, dim=-1) + self._log_jacobian(mask)
 
     def _encode(self, x):
         # The posterior mean Σ_k p(k | x) μ(x, k).
@@ -459,27 +444,21 @@ class ConditionalVAETransformer(VAETransformer):
         M = self._check_input(X, ensure_all_finite=False)
         if y is None:
             # The marginal code scores every class: importance draws per row.
-            return self._map_batches(
-                self._encode,
-                M,
-                self.n_components_,
-                M.dtype,
-                draws=N_IMPORTANCE_SAMPLES,
-                check_finite=True,
-                check_output="transform",
-            )
-        width = M.shape[1]
-        module = self._module
+            encode, inputs, draws = self._encode, M, N_IMPORTANCE_SAMPLES
+        else:
+            width, module = M.shape[1], self._module
 
-        def encode(xc):
-            x, mask = module.observed(xc[:, :width])
-            return module.encode(x, mask, xc[:, width:])[0]
+            def encode(xc):
+                x, mask = module.observed(xc[:, :width])
+                return module.encode(x, mask, xc[:, width:])[0]
 
+            inputs, draws = self._with_labels(M, y, "transform"), 1
         return self._map_batches(
             encode,
-            self._with_labels(M, y, "transform"),
+            inputs,
             self.n_components_,
             M.dtype,
+            draws=draws,
             check_finite=True,
             check_output="transform",
         )
@@ -514,7 +493,7 @@ class ConditionalVAETransformer(VAETransformer):
         def score(xc):
             x, mask = module.observed(xc[:, :width])
             log_likelihood = module.importance_log_likelihood(x, eps, mask, xc[:, width:])
-            return log_likelihood + self._jacobian(mask)
+            return log_likelihood + self._log_jacobian(mask)
 
         return self._map_batches(
             score,
@@ -675,9 +654,14 @@ class ConditionalVAETransformer(VAETransformer):
         return tags
 
 
-def _sorted_labels(y):
-    """The distinct labels of ``y``, sorted; a ValueError if they cannot be ordered."""
+def _sorted_labels(y, check_targets=False):
+    """The distinct labels of ``y``, sorted; a ValueError if they cannot be ordered.
+
+    With ``check_targets``, ``y`` must also be class labels (not continuous).
+    """
     try:
+        if check_targets:
+            check_classification_targets(y)
         return np.unique(y)
     except TypeError as error:
         raise ValueError(

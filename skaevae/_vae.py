@@ -298,15 +298,21 @@ class VAETransformer(BaseAutoencoder):
         eps = torch.randn(N_IMPORTANCE_SAMPLES, self.n_components_, generator=generator)
         return eps.to(self._device())
 
+    def _log_jacobian(self, mask):
+        """Each row's log-Jacobian from model space to X's units, ``(n,)`` or 0.
+
+        A mixed table's densities of continuous columns are in X's units, not
+        standardised ones: the sum of each observed column's log-Jacobian.
+        """
+        if self._table is None:
+            return 0.0
+        jacobian = torch.as_tensor(self._table.column_log_jacobians_, device=mask.device)
+        return (mask * jacobian.to(mask.dtype)).sum(dim=-1)
+
     def _score_batch(self, x):
         x, mask = self._module.observed(x)
         log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws(), mask)
-        if self._table is not None:
-            # Densities of continuous columns in X's units, not standardised
-            # ones: the log-Jacobian of each observed column.
-            jacobian = torch.as_tensor(self._table.column_log_jacobians_, device=x.device)
-            log_likelihood = log_likelihood + (mask * jacobian.to(x.dtype)).sum(dim=-1)
-        return log_likelihood
+        return log_likelihood + self._log_jacobian(mask)
 
     def _impute_encoded(self, M, n_draws=N_IMPORTANCE_SAMPLES, rng=None):
         """Model-space rows ``M`` (NaN where missing) with every entry predicted.
