@@ -34,7 +34,6 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import math  # noqa: E402
 import platform  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -54,6 +53,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skaevae import ConditionalVAETransformer, VAEOverSampler  # noqa: E402
+from skaevae._training import epochs_for_steps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -138,11 +138,10 @@ def new_rows(sampler, X_class, label, n, candidate, rng):
 
 def base_model(n_samples, n_features):
     """The sampler's model with a 2,000-step budget (500 epochs at most)."""
-    steps_per_epoch = math.ceil(n_samples / min(256, n_samples))
     return ConditionalVAETransformer(
         n_components=min(8, n_features),
-        max_iter=min(500, math.ceil(2000 / steps_per_epoch)),
-        n_iter_no_change=max(10, math.ceil(200 / steps_per_epoch)),
+        max_iter=epochs_for_steps(2000, n_samples, 256, at_most=500),
+        n_iter_no_change=epochs_for_steps(200, n_samples, 256, at_least=10),
         batch_size=256,
     )
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import unchanged_on_error
 from ._params import PARAMS, Count
 from ._table import TableEncoder, check_min_rows, is_mixed
-from ._training import resolve_device
+from ._training import epochs_for_steps, resolve_device
 from ._vae import VAETransformer
 from ._validation import check_no_datetimes, local_random_state
 
@@ -297,12 +297,13 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if batch_size == "auto":
             # VAETransformer's rule: larger batches on a GPU.
             batch_size = 4096 if torch.device(resolve_device(self.device)).type == "cuda" else 256
-        steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
         max_iter, patience = self.max_iter, self.n_iter_no_change
         if max_iter == "auto":
-            max_iter = min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
+            max_iter = epochs_for_steps(AUTO_STEPS, n_samples, batch_size, at_most=AUTO_MAX_EPOCHS)
         if patience == "auto":
-            patience = max(AUTO_MIN_PATIENCE, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch))
+            patience = epochs_for_steps(
+                AUTO_PATIENCE_STEPS, n_samples, batch_size, at_least=AUTO_MIN_PATIENCE
+            )
         return max_iter, patience
 
     def _vae(self, n_modelled, n_samples):

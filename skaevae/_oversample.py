@@ -5,7 +5,6 @@ the sampler is one of its ``BaseOverSampler``s, which bring the
 ``sampling_strategy`` rules, the input checks and ``fit_resample``.
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -17,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import StrOptions
 
 from ._conditional import ConditionalVAETransformer
+from ._training import epochs_for_steps
 from ._validation import local_random_state
 
 # The default model's training length, counted in optimiser steps (as
@@ -139,14 +139,16 @@ class VAEOverSampler(BaseOverSampler):
         return tags
 
     def _default_estimator(self, n_samples, n_features):
-        steps_per_epoch = math.ceil(n_samples / min(DEFAULT_BATCH_SIZE, n_samples))
+        batch_size = DEFAULT_BATCH_SIZE
         return ConditionalVAETransformer(
             n_components=min(8, n_features),
-            max_iter=min(DEFAULT_MAX_EPOCHS, math.ceil(DEFAULT_STEPS / steps_per_epoch)),
-            n_iter_no_change=max(
-                DEFAULT_MIN_PATIENCE, math.ceil(DEFAULT_PATIENCE_STEPS / steps_per_epoch)
+            max_iter=epochs_for_steps(
+                DEFAULT_STEPS, n_samples, batch_size, at_most=DEFAULT_MAX_EPOCHS
             ),
-            batch_size=DEFAULT_BATCH_SIZE,
+            n_iter_no_change=epochs_for_steps(
+                DEFAULT_PATIENCE_STEPS, n_samples, batch_size, at_least=DEFAULT_MIN_PATIENCE
+            ),
+            batch_size=batch_size,
         )
 
     def _fit_resample(self, X, y):

@@ -16,6 +16,7 @@ step without per-kernel launch overhead.
 """
 
 import contextlib
+import math
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -282,6 +283,17 @@ class AutoencoderNet(NeuralNet):
             )
         self.history.record(prefix + "_loss", loss)
         self.history.record(prefix + "_batch_count", n_batches)
+
+
+def epochs_for_steps(steps, n_samples, batch_size, *, at_least=1, at_most=None):
+    """Epochs holding about ``steps`` optimiser steps of ``batch_size`` rows, bounded.
+
+    Training lengths counted in steps suit tables of any size: a small table
+    gets many epochs, a large one a few.
+    """
+    steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
+    epochs = max(at_least, math.ceil(steps / steps_per_epoch))
+    return epochs if at_most is None else min(at_most, epochs)
 
 
 def resolve_device(device):
