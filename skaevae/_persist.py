@@ -95,12 +95,20 @@ def table_from_state(state):
     state = _unkeyed(state["__table__"])
     table = TableEncoder.__new__(TableEncoder)
     state["dtypes_"] = {name: _dtype_from_state(d) for name, d in state["dtypes_"]}
-    layout = state["layout_"]
-    layout["integer_bounds"] = tuple(tuple(b) for b in layout["integer_bounds"])
-    layout["categories"] = tuple(layout["categories"])
-    state["layout_"] = ColumnLayout(**layout)
+    state["layout_"] = layout_from_state(state["layout_"])
     table.__dict__.update(state)
     return table
+
+
+def layout_from_state(state):
+    """The :class:`~skaevae._layout.ColumnLayout` whose ``asdict`` was ``state``."""
+    return ColumnLayout(
+        **{
+            **state,
+            "integer_bounds": tuple(tuple(b) for b in state["integer_bounds"]),
+            "categories": tuple(state["categories"]),
+        }
+    )
 
 
 def _keyed(value):
@@ -164,10 +172,7 @@ def net_to_state(net):
 def _layout_from(params):
     layout = params.get("layout")
     if isinstance(layout, dict) and "__layout__" in layout:
-        layout = dict(layout["__layout__"])
-        layout["integer_bounds"] = tuple(tuple(b) for b in layout["integer_bounds"])
-        layout["categories"] = tuple(layout["categories"])
-        params["layout"] = ColumnLayout(**layout)
+        params["layout"] = layout_from_state(layout["__layout__"])
     return params
 
 
