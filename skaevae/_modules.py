@@ -63,7 +63,26 @@ def _with_condition(h, condition):
     return torch.cat([h, condition], dim=-1)
 
 
-class AutoencoderModule(nn.Module):
+class RowInputModule(nn.Module):
+    """How a core reads its input rows; subclasses set ``entries`` and ``corruption``.
+
+    ``entries`` is the :class:`~skaevae._networks.ObservedEntries` of the
+    rows (holes filled, the mask of observed entries), ``corruption`` the
+    training-time :class:`~skaevae._networks.Corruption`, or None.
+    """
+
+    def corrupted(self, x, mask):
+        """The encoder's training input: ``x`` and ``mask`` through the corruption, if any."""
+        if self.training and self.corruption is not None:
+            return self.corruption(x, mask, self.entries.fill)
+        return x, mask
+
+    def observed(self, x):
+        """``x`` with NaN replaced by fill values, and the mask of observed entries."""
+        return self.entries(x)
+
+
+class AutoencoderModule(RowInputModule):
     """Deterministic autoencoder: ``x → z = f(x) → x̂ = g(z)``.
 
     The decoder mirrors the encoder's hidden widths. With no hidden layers the
@@ -112,16 +131,6 @@ class AutoencoderModule(nn.Module):
         self.entries = ObservedEntries(n_features, layout, fill, missing, widths[1])
         self.corruption = make_corruption(corruption, corruption_level, n_features, layout)
 
-    def corrupted(self, x, mask):
-        """The encoder's training input: ``x`` and ``mask`` through the corruption, if any."""
-        if self.training and self.corruption is not None:
-            return self.corruption(x, mask, self.entries.fill)
-        return x, mask
-
-    def observed(self, x):
-        """``x`` with NaN replaced by fill values, and the mask of observed entries."""
-        return self.entries(x)
-
     def init_pca(self, mean, components, variances, noise_variance, activation):
         """Start from PCA: the network's reconstruction is PCA's, exactly.
 
@@ -155,7 +164,7 @@ class AutoencoderModule(nn.Module):
         return {"z": z, "x_loc": self.decoder(z)}
 
 
-class VAEModule(nn.Module):
+class VAEModule(RowInputModule):
     """Variational autoencoder with a diagonal Gaussian encoder.
 
     Encoder: ``q(z | x) = N(z_loc(x), diag(z_scale(x)²))``, one trunk and two
@@ -239,16 +248,6 @@ class VAEModule(nn.Module):
             n_features, layout, fill, missing and bool(hidden), hidden[0] if hidden else None
         )
         self.corruption = make_corruption(corruption, corruption_level, n_features, layout)
-
-    def corrupted(self, x, mask):
-        """The encoder's training input: ``x`` and ``mask`` through the corruption, if any."""
-        if self.training and self.corruption is not None:
-            return self.corruption(x, mask, self.entries.fill)
-        return x, mask
-
-    def observed(self, x):
-        """``x`` with NaN replaced by fill values, and the mask of observed entries."""
-        return self.entries(x)
 
     def encode(self, x, mask=None, condition=None):
         """Posterior parameters ``(z_loc, z_log_scale)``, each ``(n, n_components)``.
