@@ -159,8 +159,15 @@ def check_no_datetimes(X):
         ):
             bad.append(str(name))
         elif pd.api.types.is_object_dtype(column_dtype):
-            values = X[name].dropna()
-            if len(values) and isinstance(values.iloc[0], temporal):
+            # The first observed value tells (no pass over the column).
+            column = X[name]
+            first = column.first_valid_index()
+            if first is None:
+                continue
+            value = column.loc[first]
+            if isinstance(value, pd.Series):  # a repeated index label
+                value = value.iloc[0]
+            if isinstance(value, temporal):
                 bad.append(str(name))
     if bad:
         raise ValueError(
