@@ -159,15 +159,10 @@ def check_no_datetimes(X):
         ):
             bad.append(str(name))
         elif pd.api.types.is_object_dtype(column_dtype):
-            # The first observed value tells (no pass over the column).
-            column = X[name]
-            first = column.first_valid_index()
-            if first is None:
-                continue
-            value = column.loc[first]
-            if isinstance(value, pd.Series):  # a repeated index label
-                value = value.iloc[0]
-            if isinstance(value, temporal):
+            # The first observed value tells (no copy of the column).
+            values = X[name].to_numpy()
+            observed = pd.notna(values)
+            if observed.any() and isinstance(values[observed.argmax()], temporal):
                 bad.append(str(name))
     if bad:
         raise ValueError(
