@@ -308,9 +308,9 @@ def main():
     )
     args = parser.parse_args()
     if args.n_modes is not None:
-        import skaevae._likelihoods
+        import skaevae.nn._likelihoods
 
-        skaevae._likelihoods.N_MODES = args.n_modes
+        skaevae.nn._likelihoods.N_MODES = args.n_modes
     methods, tables = args.methods.split(","), args.tables.split(",")
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", ConvergenceWarning)

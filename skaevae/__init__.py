@@ -2,11 +2,11 @@
 
 from importlib.util import find_spec
 
-from ._autoencoder import AutoencoderTransformer
-from ._conditional import ConditionalVAETransformer
-from ._impute import VAEImputer
-from ._outlier import OutlierDetector
-from ._vae import VAETransformer
+from .impute._imputer import VAEImputer
+from .models._autoencoder import AutoencoderTransformer
+from .models._conditional import ConditionalVAETransformer
+from .models._vae import VAETransformer
+from .outlier._detector import OutlierDetector
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,7 @@ if find_spec("imblearn") is not None:
 def __getattr__(name):
     if name == "VAEOverSampler":
         try:
-            from ._oversample import VAEOverSampler
+            from .oversample._sampler import VAEOverSampler
         except ModuleNotFoundError as error:
             if error.name is None or not error.name.startswith("imblearn"):
                 raise

@@ -10,8 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from ._autoencoder import AutoencoderTransformer
-from ._vae import VAETransformer
+from .models._autoencoder import AutoencoderTransformer
+from .models._vae import VAETransformer
 
 
 def make_models(n_components, random_state):

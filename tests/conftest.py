@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._fast import _onednn
+from skaevae.train._fast import _onednn
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from skorch.callbacks import Callback
 from skorch.exceptions import DeviceWarning
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._memory import inference_batch_rows
+from skaevae.utils._memory import inference_batch_rows
 
 from .conftest import FAST
 
@@ -420,7 +420,7 @@ def test_principal_axes_match_pca(shape):
     # components and (biased) variances, with weights acting as repeated rows.
     from sklearn.decomposition import PCA
 
-    from skaevae._pca import principal_axes
+    from skaevae.utils._pca import principal_axes
 
     rng = np.random.RandomState(0)
     n, d = shape
@@ -504,8 +504,8 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_pca_init_with_early_stopping_and_all_weight_on_validation_rows(cls):
     # Training rows without weight: the PCA start falls back to all rows.
-    from skaevae._data import split_rows
-    from skaevae._validation import draw_seed
+    from skaevae.train._data import split_rows
+    from skaevae.utils._validation import draw_seed
 
     X = np.random.RandomState(0).normal(size=(10, 4))
     weight = np.zeros(10)

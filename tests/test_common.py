@@ -8,9 +8,9 @@ from skaevae import (
     OutlierDetector,
     VAEImputer,
     VAETransformer,
-    _fast,
 )
-from skaevae._fast import _onednn
+from skaevae.train import _fast
+from skaevae.train._fast import _onednn
 from tests.networks import TinyDecoder, TinyEncoder
 
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0, "device": "cpu"}

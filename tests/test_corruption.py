@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._layout import ColumnLayout
-from skaevae._networks import Corruption
+from skaevae.nn._layout import ColumnLayout
+from skaevae.nn._networks import Corruption
 from tests.conftest import FAST
 
 

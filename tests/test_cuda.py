@@ -8,7 +8,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._memory import GPU_INFERENCE_FACTOR, inference_batch_rows
+from skaevae.utils._memory import GPU_INFERENCE_FACTOR, inference_batch_rows
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
 

@@ -1,4 +1,4 @@
-"""Speed-only code (skaevae._fast): each trick gives the plain path's results, and
+"""Speed-only code (skaevae.train._fast): each trick gives the plain path's results, and
 applies only where it may.
 
 The whole test suite also runs with ``SKAEVAE_FAST_PATHS=0``, which switches
@@ -18,13 +18,14 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from skaevae import AutoencoderTransformer, VAETransformer, _fast
-from skaevae._batch import Batch
-from skaevae._fast import _chunked_step, _fused_loss, _onednn
-from skaevae._fast._fused_loss import MIN_FUSED_TRAINING_ROWS, fused_reconstruction_loss
-from skaevae._fast._threads import MIN_ROWS_PER_THREAD_SPLIT, limit_torch_threads, threads_for
-from skaevae._modules import AutoencoderModule
-from skaevae._networks import make_mlp
+from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae.nn._batch import Batch
+from skaevae.nn._modules import AutoencoderModule
+from skaevae.nn._networks import make_mlp
+from skaevae.train import _fast
+from skaevae.train._fast import _chunked_step, _fused_loss, _onednn
+from skaevae.train._fast._fused_loss import MIN_FUSED_TRAINING_ROWS, fused_reconstruction_loss
+from skaevae.train._fast._threads import MIN_ROWS_PER_THREAD_SPLIT, limit_torch_threads, threads_for
 
 from .conftest import needs_onednn
 
@@ -604,15 +605,15 @@ def test_fast_paths_off_take_no_fast_step(fused_calls, monkeypatch):
 
 
 def test_the_package_works_without_the_fast_paths_package(tmp_path, monkeypatch):
-    # As if skaevae/_fast were deleted: the import fails, training and
+    # As if skaevae/train/_fast were deleted: the import fails, training and
     # inference take the plain path, and the results are those of the
     # fast-paths-off run.
     code = """
 import sys, warnings
 import numpy as np
 warnings.simplefilter("ignore")
-sys.modules["skaevae._fast"] = None  # any import of it now fails
-import skaevae._training as training
+sys.modules["skaevae.train._fast"] = None  # any import of it now fails
+import skaevae.train._net as training
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
 assert training._fast is None
 X = np.random.RandomState(0).normal(size=(300, 6))

@@ -8,8 +8,8 @@ import sklearn
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer, _base
-from skaevae._base import tensor_batches
-from skaevae._memory import inference_batch_rows
+from skaevae.models._base import tensor_batches
+from skaevae.utils._memory import inference_batch_rows
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 # The fitted autoencoder's widest layer is its 16 inputs, 64 bytes a row in

@@ -8,7 +8,7 @@ from sklearn.model_selection import train_test_split
 from torch.distributions import Bernoulli, Independent, Normal
 
 from skaevae import VAETransformer
-from skaevae._likelihoods import (
+from skaevae.nn._likelihoods import (
     LIKELIHOODS,
     MIN_LOG_SCALE,
     BernoulliLikelihood,

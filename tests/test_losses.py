@@ -3,9 +3,9 @@
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from skaevae._batch import Batch
-from skaevae._likelihoods import Gaussian
-from skaevae._losses import ELBOLoss, kl_to_standard_normal, squared_error
+from skaevae.nn._batch import Batch
+from skaevae.nn._likelihoods import Gaussian
+from skaevae.nn._losses import ELBOLoss, kl_to_standard_normal, squared_error
 
 
 def _rand(*shape, seed=0):

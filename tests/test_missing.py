@@ -56,7 +56,7 @@ def test_the_loss_ignores_what_is_under_a_hole(cls, wine):
     # under the mask changes nothing.
     import torch
 
-    from skaevae._batch import Batch
+    from skaevae.nn._batch import Batch
 
     _, X_missing, mask = wine
     model = cls(max_iter=2, **FAST).fit(X_missing)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from skaevae._batch import Batch
-from skaevae._likelihoods import gaussian_log_prob
-from skaevae._modules import AutoencoderModule, VAEModule
+from skaevae.nn._batch import Batch
+from skaevae.nn._likelihoods import gaussian_log_prob
+from skaevae.nn._modules import AutoencoderModule, VAEModule
 
 
 def test_linear_autoencoder_is_two_affine_maps():

@@ -24,9 +24,9 @@ from skaevae import (
     _fast,
     _outlier_defaults,
 )
-from skaevae._fast import _onednn
-from skaevae._outlier_defaults import _WeightedPCA
-from skaevae._outlier_scores import mahalanobis_squared
+from skaevae.outlier._defaults import _WeightedPCA
+from skaevae.outlier._scores import mahalanobis_squared
+from skaevae.train._fast import _onednn
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
 FAST = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0, "device": "cpu"}

@@ -8,7 +8,7 @@ import sklearn
 from sklearn.decomposition import PCA
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._outlier_defaults import (
+from skaevae.outlier._defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_N_STEPS,
     _WeightedPCA,

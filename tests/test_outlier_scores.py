@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.distance import mahalanobis
 from sklearn.decomposition import PCA
 
-from skaevae._outlier_scores import (
+from skaevae.outlier._scores import (
     SCORE_BLOCK_SIZE,
     blockwise,
     column_variance,
@@ -95,7 +95,7 @@ def test_reconstruction_term_of_rows_with_holes_matches_chi2_quantiles():
     # row with nothing observed gets a typical value.
     from scipy.stats import chi2
 
-    from skaevae._outlier_scores import _observed_terms
+    from skaevae.outlier._scores import _observed_terms
 
     d, k = 12, 4
     quantiles = np.array([0.1, 0.5, 0.9, 0.99])

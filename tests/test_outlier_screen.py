@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skaevae._outlier_screen import screen_anomaly, support_rows, support_weight
+from skaevae.outlier._screen import screen_anomaly, support_rows, support_weight
 
 
 def test_support_is_the_fraction_of_lowest_anomalies():

@@ -94,7 +94,7 @@ def test_import_error_names_the_extra(monkeypatch):
     for name in [m for m in sys.modules if m == "imblearn" or m.startswith("imblearn.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "imblearn", None)
-    monkeypatch.delitem(sys.modules, "skaevae._oversample", raising=False)
+    monkeypatch.delitem(sys.modules, "skaevae.oversample._sampler", raising=False)
     with pytest.raises(ImportError, match=r"skaevae\[imbalanced\]"):
         skaevae.VAEOverSampler  # noqa: B018
 

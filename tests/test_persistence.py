@@ -21,11 +21,11 @@ from tests.networks import TinyDecoder, TinyEncoder
 sio = pytest.importorskip("skops.io")
 
 PUBLIC = {
-    "skaevae._autoencoder.AutoencoderTransformer",
-    "skaevae._vae.VAETransformer",
-    "skaevae._conditional.ConditionalVAETransformer",
-    "skaevae._outlier.OutlierDetector",
-    "skaevae._impute.VAEImputer",
+    "skaevae.models._autoencoder.AutoencoderTransformer",
+    "skaevae.models._vae.VAETransformer",
+    "skaevae.models._conditional.ConditionalVAETransformer",
+    "skaevae.outlier._detector.OutlierDetector",
+    "skaevae.impute._imputer.VAEImputer",
 }
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from skaevae import AutoencoderTransformer
-from skaevae._autoencoder import hoyer_sparsity
-from skaevae._batch import Batch
-from skaevae._losses import ReconstructionLoss
+from skaevae.models._autoencoder import hoyer_sparsity
+from skaevae.nn._batch import Batch
+from skaevae.nn._losses import ReconstructionLoss
 from tests.conftest import FAST
 
 

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae._fast._threads import MIN_ROWS_PER_THREAD_SPLIT as MIN_ROWS_PER_THREADED_BATCH
+from skaevae.train._fast._threads import MIN_ROWS_PER_THREAD_SPLIT as MIN_ROWS_PER_THREADED_BATCH
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 
@@ -189,8 +189,8 @@ def test_fit_leaves_float32_input_untouched_and_accepts_read_only(X):
 
 
 def test_early_stopping_with_weightless_validation_rows_counts_them_equally(digits_split):
-    from skaevae._data import split_rows
-    from skaevae._validation import draw_seed, local_random_state
+    from skaevae.train._data import split_rows
+    from skaevae.utils._validation import draw_seed, local_random_state
 
     X = digits_split[0]
     # Weight 0 on exactly the rows this seed's split holds out.

@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skaevae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
-from skaevae._networks import ObservedEntries
+from skaevae.nn._networks import ObservedEntries
 from tests.conftest import FAST
 from tests.networks import ConvEncoder, TinyDecoder, TinyEncoder
 

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .._vae import VAETransformer
+from ..models._vae import VAETransformer
 from ._utils import as_array, estimator_name, final_estimator, import_pyplot
 
 # Colour labels with one colour per class up to this many distinct values;

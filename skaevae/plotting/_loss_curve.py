@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._autoencoder import AutoencoderTransformer
-from .._vae import VAETransformer
+from ..models._autoencoder import AutoencoderTransformer
+from ..models._vae import VAETransformer
 from ._utils import estimator_name, final_estimator, import_pyplot
 
 

@@ -2,7 +2,7 @@
 
 skorch's stock data path fetches and collates one row at a time, which costs
 about as much as a whole training step of these small networks. Here the
-data is one :class:`~skaevae._batch.Batch` of device tensors
+data is one :class:`~skaevae.nn._batch.Batch` of device tensors
 (:class:`TensorData`), moved to the device once per fit, and each training
 batch gathers the rows of one slice of a fresh permutation
 (:class:`TensorBatchIterator`), with no ``DataLoader`` and no collate.
@@ -14,7 +14,7 @@ import torch
 
 
 class TensorData(torch.utils.data.Dataset):
-    """The training rows, as one :class:`~skaevae._batch.Batch` of tensors.
+    """The training rows, as one :class:`~skaevae.nn._batch.Batch` of tensors.
 
     skorch passes a ``Dataset`` through untouched, so the tensors stay on
     their device for the whole fit. ``__getitem__`` exists for code that
@@ -38,7 +38,7 @@ class TensorData(torch.utils.data.Dataset):
 class TensorBatchIterator:
     """Iterate over the batches of a :class:`TensorData` by slicing.
 
-    Each item is skorch's ``(X, y)`` pair: ``X`` a :class:`~skaevae._batch.Batch`,
+    Each item is skorch's ``(X, y)`` pair: ``X`` a :class:`~skaevae.nn._batch.Batch`,
     ``y`` None (an autoencoder's target is its input). With ``shuffle=True`` a
     new permutation is drawn at each pass, on the data's device and from
     torch's (forked, seeded) default generator.

@@ -30,9 +30,9 @@ import os
 
 import torch
 
-from .._likelihoods import LIKELIHOODS
-from .._losses import ReconstructionLoss
-from .._modules import AutoencoderModule, VAEModule
+from ...nn._likelihoods import LIKELIHOODS
+from ...nn._losses import ReconstructionLoss
+from ...nn._modules import AutoencoderModule, VAEModule
 from ._chunked_step import cache_chunk_rows, chunked_step
 from ._denormals import flush_denormals
 from ._fused_loss import fused_reconstruction_loss

@@ -15,9 +15,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import StrOptions
 
-from ._conditional import ConditionalVAETransformer
-from ._training import epochs_for_steps
-from ._validation import local_random_state
+from ..models._conditional import ConditionalVAETransformer
+from ..train._net import epochs_for_steps
+from ..utils._validation import local_random_state
 
 # The default model's training length, counted in optimiser steps (as
 # VAEImputer's "auto" schedule counts it), so that a small table gets enough

@@ -9,9 +9,9 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
+from ..utils._validation import check_float32_range, local_random_state
 from ._params import fill_parameter_docs
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
-from ._validation import check_float32_range, local_random_state
 
 
 @fill_parameter_docs

@@ -3,7 +3,7 @@
 skorch stays the engine (callbacks, history, device handling, persistence).
 The estimators describe a fit with one :class:`TrainingConfig`;
 :func:`build_net` turns it into an :class:`AutoencoderNet` and :func:`fit_net`
-trains it on one :class:`~skaevae._batch.Batch` of device tensors, with
+trains it on one :class:`~skaevae.nn._batch.Batch` of device tensors, with
 torch's RNG forked and seeded. The data path is in :mod:`._data`, the
 callbacks the estimators add in :mod:`._callbacks`, and every speed-only
 trick behind :mod:`._fast`, which this module and inference enter through
@@ -28,7 +28,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 from skorch.utils import noop
 
-from ._batch import Batch
+from ..nn._batch import Batch
 from ._callbacks import StopWhenNotImproving
 from ._data import RandomSplit, TensorBatchIterator, TensorData
 
@@ -117,10 +117,10 @@ def _overrides(callback, method):
 
 
 class AutoencoderNet(NeuralNet):
-    """skorch ``NeuralNet`` that trains an autoencoder on :class:`~skaevae._data.TensorData`.
+    """skorch ``NeuralNet`` that trains an autoencoder on :class:`~skaevae.train._data.TensorData`.
 
     Each batch is skorch's ``(X, y)`` pair with ``X`` a
-    :class:`~skaevae._batch.Batch` and ``y`` None. The module is called as
+    :class:`~skaevae.nn._batch.Batch` and ``y`` None. The module is called as
     ``module(batch)``, the criterion as ``criterion(output, batch)`` and
     returns one loss per row; :meth:`get_loss` reduces it with the batch's
     per-row weights. ``precision`` (see :func:`autocast`) applies to the

@@ -23,25 +23,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._batch import Batch
-from ._data import RandomSplit, split_rows
-from ._losses import column_errors_from_mean
-from ._memory import inference_batch_rows
-from ._moments import RunningMoments
-from ._networks import check_pca_activation
-from ._params import constraints
-from ._pca import principal_axes
-from ._persist import (
-    net_from_state,
-    net_to_state,
-    plain,
-    random_state_from_state,
-    random_state_to_state,
-    table_from_state,
-    table_to_state,
-)
-from ._table import TableEncoder, check_min_rows, is_mixed
-from ._training import (
+from ..nn._batch import Batch
+from ..nn._losses import column_errors_from_mean
+from ..nn._networks import check_pca_activation
+from ..train._data import RandomSplit, split_rows
+from ..train._net import (
     TrainingConfig,
     autocast,
     build_net,
@@ -49,7 +35,10 @@ from ._training import (
     fit_net,
     resolve_device,
 )
-from ._validation import (
+from ..utils._memory import inference_batch_rows
+from ..utils._moments import RunningMoments
+from ..utils._pca import principal_axes
+from ..utils._validation import (
     _is_float32_tensor_ready,
     as_float32_tensor,
     check_callbacks,
@@ -62,6 +51,17 @@ from ._validation import (
     has_nan,
     local_random_state,
 )
+from ._params import constraints
+from ._persist import (
+    net_from_state,
+    net_to_state,
+    plain,
+    random_state_from_state,
+    random_state_to_state,
+    table_from_state,
+    table_to_state,
+)
+from ._table import TableEncoder, check_min_rows, is_mixed
 
 
 def tensor_batches(X, batch_size, device):
@@ -193,7 +193,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._criterion_cls, self._criterion_params()
 
     def _layout(self):
-        """The :class:`~skaevae._layout.ColumnLayout` of a mixed table, else None."""
+        """The :class:`~skaevae.nn._layout.ColumnLayout` of a mixed table, else None."""
         table = getattr(self, "_table", None)
         return None if table is None else table.layout_
 
@@ -588,7 +588,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._fit(X, sample_weight, incremental=True)
 
     def _training_batch(self, X, weight, device):
-        """The training rows as one :class:`~skaevae._batch.Batch` on ``device``.
+        """The training rows as one :class:`~skaevae.nn._batch.Batch` on ``device``.
 
         Rows without holes travel as they are (a float32 X without a copy on
         the CPU). With holes, the missing entries are filled with the module's
@@ -664,7 +664,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ---------------------------------------------------------- persistence
 
     def __getstate__(self):
-        # Plain data only (see skaevae._persist): pickle and skops.io store
+        # Plain data only (see skaevae.models._persist): pickle and skops.io store
         # the network as its build arguments and weights, not as objects.
         state = dict(super().__getstate__())
         if "net_" in state:
@@ -733,7 +733,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _codes_and_column_errors(self, M):
         """Codes and per-column errors of model-space rows ``M`` of a mixed table.
 
-        The errors are :func:`~skaevae._losses.column_errors_from_mean` of the
+        The errors are :func:`~skaevae.nn._losses.column_errors_from_mean` of the
         decoded codes; the outlier detector's reconstruction term.
         """
         layout, module, k = self._layout(), self._module, self.n_components_
@@ -774,7 +774,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Output is written into one preallocated array, so memory stays at the
         input, the output and one batch, sized from ``working_memory`` by
-        :func:`~skaevae._memory.inference_batch_rows` for activations of
+        :func:`~skaevae.utils._memory.inference_batch_rows` for activations of
         ``draws`` rows per row of X (the VAE's importance samples). With
         ``check_finite``, each batch of X is checked for NaN and infinity as
         :func:`~sklearn.utils.validation.check_array` would, and float64 values

@@ -14,10 +14,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metadata_routing import _routing_enabled
 
-from ._autoencoder import AutoencoderTransformer
-from ._pca import principal_axes
-from ._vae import VAETransformer
-from ._validation import column_means
+from ..models._autoencoder import AutoencoderTransformer
+from ..models._vae import VAETransformer
+from ..utils._pca import principal_axes
+from ..utils._validation import column_means
 
 # A fixed budget of optimiser steps rather than of epochs keeps the cost flat
 # in n_samples: 200 steps are 200 epochs of a 200-row table but 2 epochs of

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
+from ..nn._losses import ELBOLoss
+from ..nn._modules import VAEModule
+from ..train._callbacks import KLWarmup
 from ._base import BaseAutoencoder
-from ._callbacks import KLWarmup
-from ._losses import ELBOLoss
-from ._modules import VAEModule
 from ._params import constraints, fill_parameter_docs
 
 # Importance samples per row in ``score_samples``, and the seed of their fixed
@@ -197,7 +197,7 @@ class VAETransformer(BaseAutoencoder):
 
     _module_cls = VAEModule
     _criterion_cls = ELBOLoss
-    # The output model p(x | z), a key of skaevae._likelihoods.LIKELIHOODS.
+    # The output model p(x | z), a key of skaevae.nn._likelihoods.LIKELIHOODS.
     _likelihood = "gaussian"
     # Each row is decoded N_IMPORTANCE_SAMPLES times when scoring.
     _score_draws = N_IMPORTANCE_SAMPLES

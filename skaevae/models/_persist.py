@@ -23,7 +23,7 @@ import torch
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from ._layout import ColumnLayout
+from ..nn._layout import ColumnLayout
 
 
 def plain(value):
@@ -78,7 +78,7 @@ def _dtype_from_state(state):
 
 
 def table_to_state(table):
-    """A fitted :class:`~skaevae._table.TableEncoder` as plain data, or None."""
+    """A fitted :class:`~skaevae.models._table.TableEncoder` as plain data, or None."""
     if table is None:
         return None
     state = dict(table.__dict__)
@@ -101,7 +101,7 @@ def table_from_state(state):
 
 
 def layout_from_state(state):
-    """The :class:`~skaevae._layout.ColumnLayout` whose ``asdict`` was ``state``."""
+    """The :class:`~skaevae.nn._layout.ColumnLayout` whose ``asdict`` was ``state``."""
     return ColumnLayout(
         **{
             **state,
@@ -191,7 +191,7 @@ def loadable_device(device):
 
 def net_from_state(estimator, state):
     """Rebuild the fitted net of ``estimator`` from :func:`net_to_state`'s output."""
-    from ._training import _GLOBAL_RNG_LOCK, build_net
+    from ..train._net import _GLOBAL_RNG_LOCK, build_net
 
     device = loadable_device(state["device"])
     module_params = _layout_from(dict(state["module_params"]))

@@ -3,7 +3,7 @@
 Every term here returns one value per row, shape ``(n,)``. Training reduces it
 over the batch, ``score_samples`` reports it per row, so a row's score does not
 depend on the rows that come with it. Losses are called as ``loss(output,
-batch)``: a module's output dictionary and the :class:`~skaevae._batch.Batch`
+batch)``: a module's output dictionary and the :class:`~skaevae.nn._batch.Batch`
 it came from.
 """
 
@@ -77,7 +77,7 @@ def column_reconstruction_errors(x, raw, layout):
     """Reconstruction error of each column of a mixed table's rows, ``(n, n_columns)``.
 
     ``raw`` is an autoencoder's output in the model space of ``layout`` (a
-    :class:`~skaevae._layout.ColumnLayout`): values for numeric columns,
+    :class:`~skaevae.nn._layout.ColumnLayout`): values for numeric columns,
     log-odds for binary ones, logits for each categorical block. Numeric
     columns give the squared error in standardised units; binary and
     categorical columns the cross-entropy, in nats.

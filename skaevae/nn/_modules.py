@@ -1,7 +1,7 @@
 """Torch core: the autoencoder and the VAE as ``nn.Module``s.
 
 These modules know nothing of scikit-learn or skorch. They take a
-:class:`~skaevae._batch.Batch` and return a dictionary of tensors (and, for
+:class:`~skaevae.nn._batch.Batch` and return a dictionary of tensors (and, for
 the VAE, the likelihood object ``px``). Shapes: ``x`` is ``(n, n_features)``,
 ``z`` is ``(n, n_components)``.
 
@@ -47,7 +47,7 @@ from ._networks import (
 
 
 def make_corruption(kind, level, n_features, layout):
-    """The training-time :class:`~skaevae._networks.Corruption` of the input, or None."""
+    """The training-time :class:`~skaevae.nn._networks.Corruption` of the input, or None."""
     if kind is None:
         return None
     if layout is None:
@@ -66,9 +66,9 @@ def _with_condition(h, condition):
 class RowInputModule(nn.Module):
     """How a core reads its input rows; subclasses set ``entries`` and ``corruption``.
 
-    ``entries`` is the :class:`~skaevae._networks.ObservedEntries` of the
+    ``entries`` is the :class:`~skaevae.nn._networks.ObservedEntries` of the
     rows (holes filled, the mask of observed entries), ``corruption`` the
-    training-time :class:`~skaevae._networks.Corruption`, or None.
+    training-time :class:`~skaevae.nn._networks.Corruption`, or None.
     """
 
     def corrupted(self, x, mask):
@@ -170,10 +170,10 @@ class VAEModule(RowInputModule):
     Encoder: ``q(z | x) = N(z_loc(x), diag(z_scale(x)²))``, one trunk and two
     linear heads. Prior: ``p(z) = N(0, I)``. Decoder: an MLP trunk whose
     output feeds the likelihood ``p(x | z)`` named by ``likelihood`` (a key
-    of :data:`~skaevae._likelihoods.LIKELIHOODS`; by default a Gaussian with
+    of :data:`~skaevae.nn._likelihoods.LIKELIHOODS`; by default a Gaussian with
     one learned output scale per feature), or, given a mixed table's
-    ``layout`` (a :class:`~skaevae._layout.ColumnLayout`), a
-    :class:`~skaevae._likelihoods.MixedLikelihood` with one distribution per
+    ``layout`` (a :class:`~skaevae.nn._layout.ColumnLayout`), a
+    :class:`~skaevae.nn._likelihoods.MixedLikelihood` with one distribution per
     column.
 
     With ``n_conditions`` (a conditional VAE, Sohn et al., 2015), each row

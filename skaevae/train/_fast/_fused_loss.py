@@ -1,6 +1,6 @@
 """The autoencoder's reconstruction loss as one autograd node (CPU training).
 
-For the plain :class:`~skaevae._modules.AutoencoderModule` with ReLU (or no)
+For the plain :class:`~skaevae.nn._modules.AutoencoderModule` with ReLU (or no)
 activations, the mean squared error between its output and its input is
 computed by :class:`_ReLUStackMSE`: the kernels that the eager layers,
 ``mse_loss`` and autograd run, in the same order, so the loss and the
@@ -11,7 +11,7 @@ nodes per layer, and the memory they allocate, saved.
 import torch
 from torch import nn
 
-from .._modules import AutoencoderModule
+from ...nn._modules import AutoencoderModule
 from ._gates import cpu_float32, eager_context
 
 
@@ -150,7 +150,7 @@ class _ReLUStackMSE(torch.autograd.Function):
 def fused_reconstruction_loss(module, x):
     """``mse_loss(module.decode(module.encode(x)), x)`` as one autograd node, or None.
 
-    It applies to :class:`~skaevae._modules.AutoencoderModule` itself (not a
+    It applies to :class:`~skaevae.nn._modules.AutoencoderModule` itself (not a
     subclass, whose own ``forward``, ``encode`` or ``decode`` it would skip)
     with ReLU or no activation, no dropout and no hooks, in CPU float32
     training on batches of ``MIN_FUSED_TRAINING_ROWS`` rows or more

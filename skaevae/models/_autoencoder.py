@@ -2,15 +2,15 @@
 
 import numpy as np
 
-from ._base import BaseAutoencoder
-from ._losses import (
+from ..nn._losses import (
     MixedReconstructionLoss,
     ReconstructionLoss,
     column_reconstruction_errors,
 )
-from ._memory import chunk_rows
-from ._modules import AutoencoderModule
-from ._moments import RunningMoments
+from ..nn._modules import AutoencoderModule
+from ..utils._memory import chunk_rows
+from ..utils._moments import RunningMoments
+from ._base import BaseAutoencoder
 from ._params import constraints, fill_parameter_docs
 
 

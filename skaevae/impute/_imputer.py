@@ -13,12 +13,12 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import unchanged_on_error
-from ._params import PARAMS, Count
-from ._table import TableEncoder, check_min_rows, is_mixed
-from ._training import epochs_for_steps, resolve_device
-from ._vae import VAETransformer
-from ._validation import check_no_datetimes, local_random_state
+from ..models._base import unchanged_on_error
+from ..models._params import PARAMS, Count
+from ..models._table import TableEncoder, check_min_rows, is_mixed
+from ..models._vae import VAETransformer
+from ..train._net import epochs_for_steps, resolve_device
+from ..utils._validation import check_no_datetimes, local_random_state
 
 # The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
 # (at most AUTO_MAX_EPOCHS epochs), stopping once the training loss has not

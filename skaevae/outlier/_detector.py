@@ -24,14 +24,17 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ._base import BaseAutoencoder, unchanged_on_error
-from ._outlier_defaults import (
+from ..models._base import BaseAutoencoder, unchanged_on_error
+from ..models._persist import plain, table_from_state, table_to_state
+from ..models._table import TableEncoder, check_min_rows, is_mixed
+from ..utils._validation import check_no_datetimes, check_sample_weight, draw_seed
+from ._defaults import (
     DEFAULT_ESTIMATORS,
     default_fit_params,
     make_default_network,
     make_default_screen,
 )
-from ._outlier_scores import (
+from ._scores import (
     TermStatistics,
     codes_and_errors,
     column_variance,
@@ -42,10 +45,7 @@ from ._outlier_scores import (
     is_mixed_model,
     normalised_terms,
 )
-from ._outlier_screen import screen_anomaly, support_rows, support_weight
-from ._persist import plain, table_from_state, table_to_state
-from ._table import TableEncoder, check_min_rows, is_mixed
-from ._validation import check_no_datetimes, check_sample_weight, draw_seed
+from ._screen import screen_anomaly, support_rows, support_weight
 
 
 def _every_step_weighted(estimator, sample_weight):
@@ -296,7 +296,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     # ---------------------------------------------------------- persistence
 
     def __getstate__(self):
-        # Plain data, as the estimators' (see skaevae._persist).
+        # Plain data, as the estimators' (see skaevae.models._persist).
         state = dict(super().__getstate__())
         if "_table" in state:
             state["_table"] = table_to_state(state["_table"])

@@ -17,8 +17,8 @@ from typing import NamedTuple
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._networks import ACTIVATIONS
-from ._training import PRECISIONS
+from ..nn._networks import ACTIVATIONS
+from ..train._net import PRECISIONS
 
 
 class Count(Interval):
