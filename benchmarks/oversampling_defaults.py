@@ -53,7 +53,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skaevae import ConditionalVAETransformer, VAEOverSampler  # noqa: E402
-from skaevae.train._net import epochs_for_steps  # noqa: E402
+from skaevae.utils._budget import epochs_for_steps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

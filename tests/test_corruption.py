@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae.nn._layout import ColumnLayout
+from skaevae.utils._layout import ColumnLayout
 from skaevae.nn._networks import Corruption
 from tests.conftest import FAST
 

@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import MissingIndicator
@@ -15,9 +14,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models._base import unchanged_on_error
 from ..models._params import PARAMS, Count
-from ..models._table import TableEncoder, check_min_rows, is_mixed
 from ..models._vae import VAETransformer
-from ..train._net import epochs_for_steps, resolve_device
+from ..utils._budget import batch_rows, epochs_for_steps
+from ..utils._table import TableEncoder, check_min_rows, is_mixed
 from ..utils._validation import check_no_datetimes, local_random_state
 
 # The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
@@ -293,10 +292,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     def _schedule(self, n_samples):
         """Epochs and patience in epochs: ``"auto"`` counts them in training steps."""
-        batch_size = self.batch_size
-        if batch_size == "auto":
-            # VAETransformer's rule: larger batches on a GPU.
-            batch_size = 4096 if torch.device(resolve_device(self.device)).type == "cuda" else 256
+        batch_size = batch_rows(self.batch_size, n_samples, self.device)
         max_iter, patience = self.max_iter, self.n_iter_no_change
         if max_iter == "auto":
             max_iter = epochs_for_steps(AUTO_STEPS, n_samples, batch_size, at_most=AUTO_MAX_EPOCHS)

@@ -33,11 +33,12 @@ from ..train._net import (
     build_net,
     fast_inference,
     fit_net,
-    resolve_device,
 )
+from ..utils._budget import batch_rows, resolve_device
 from ..utils._memory import inference_batch_rows
 from ..utils._moments import RunningMoments
 from ..utils._pca import principal_axes
+from ..utils._table import TableEncoder, check_min_rows, is_mixed
 from ..utils._validation import (
     _is_float32_tensor_ready,
     as_float32_tensor,
@@ -61,7 +62,6 @@ from ._persist import (
     table_from_state,
     table_to_state,
 )
-from ._table import TableEncoder, check_min_rows, is_mixed
 
 
 def tensor_batches(X, batch_size, device):
@@ -193,7 +193,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._criterion_cls, self._criterion_params()
 
     def _layout(self):
-        """The :class:`~skaevae.nn._layout.ColumnLayout` of a mixed table, else None."""
+        """The :class:`~skaevae.utils._layout.ColumnLayout` of a mixed table, else None."""
         table = getattr(self, "_table", None)
         return None if table is None else table.layout_
 
@@ -225,12 +225,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return tuple(int(s) for s in sizes)
 
     def _batch_size(self, n_samples, device):
-        if self.batch_size == "auto":
-            # Large batches pay on a GPU, where a step costs about the same for
-            # 256 or 4096 rows; on a CPU, 256 trades speed for more updates.
-            default = 4096 if torch.device(device).type == "cuda" else 256
-            return min(default, n_samples)
-        return min(self.batch_size, n_samples)
+        return batch_rows(self.batch_size, n_samples, device)
 
     def _validate_fit_data(self, X, reset, min_samples=2, incremental=False):
         check_no_datetimes(X)
@@ -688,11 +683,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if isinstance(moments, dict) and "__moments__" in moments:
             state["_latent_moments"] = RunningMoments.from_state(moments["__moments__"])
         super().__setstate__(state)
-        if isinstance(net, dict) and "__net__" in net:
+        if net is not None:
             self.net_ = net_from_state(self, net["__net__"])
-        elif net is not None:
-            # A pickle written before the plain state: the skorch net itself.
-            self.net_ = net
 
     # ------------------------------------------------------------ inference
 

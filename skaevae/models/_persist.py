@@ -23,7 +23,7 @@ import torch
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from ..nn._layout import ColumnLayout
+from ..utils._layout import ColumnLayout
 
 
 def plain(value):
@@ -78,7 +78,7 @@ def _dtype_from_state(state):
 
 
 def table_to_state(table):
-    """A fitted :class:`~skaevae.models._table.TableEncoder` as plain data, or None."""
+    """A fitted :class:`~skaevae.utils._table.TableEncoder` as plain data, or None."""
     if table is None:
         return None
     state = dict(table.__dict__)
@@ -88,7 +88,7 @@ def table_to_state(table):
 
 
 def table_from_state(state):
-    from ._table import TableEncoder
+    from ..utils._table import TableEncoder
 
     if state is None:
         return None
@@ -101,7 +101,7 @@ def table_from_state(state):
 
 
 def layout_from_state(state):
-    """The :class:`~skaevae.nn._layout.ColumnLayout` whose ``asdict`` was ``state``."""
+    """The :class:`~skaevae.utils._layout.ColumnLayout` whose ``asdict`` was ``state``."""
     return ColumnLayout(
         **{
             **state,

@@ -17,7 +17,7 @@ caller can draw the noise for all rows at once, from its own generator, and
 get the same rows however it batches them.
 
 A mixed table's rows have one distribution per column (:class:`Mixed`, made
-by :class:`MixedLikelihood` from a :class:`~skaevae.nn._layout.ColumnLayout`);
+by :class:`MixedLikelihood` from a :class:`~skaevae.utils._layout.ColumnLayout`);
 its ``mask`` has one entry per table column, and its ``sample`` takes
 ``n_noise`` uniform numbers per row.
 """
@@ -214,7 +214,7 @@ class Mixed:
     with the tails beyond the lowest and highest integer folded onto them);
     binary columns a Bernoulli; categorical columns a categorical
     distribution. ``x`` is in the model space of
-    :class:`~skaevae.nn._layout.ColumnLayout`.
+    :class:`~skaevae.utils._layout.ColumnLayout`.
     """
 
     noise = "uniform"
@@ -355,7 +355,7 @@ class Mixed:
 class MixedLikelihood(nn.Module):
     """``p(x | h)`` of a mixed table's row: one distribution per column (:class:`Mixed`).
 
-    ``layout`` (a :class:`~skaevae.nn._layout.ColumnLayout`) says where each
+    ``layout`` (a :class:`~skaevae.utils._layout.ColumnLayout`) says where each
     column sits in the model space. One linear head gives every column's
     parameters.
     """

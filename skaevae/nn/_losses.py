@@ -77,7 +77,7 @@ def column_reconstruction_errors(x, raw, layout):
     """Reconstruction error of each column of a mixed table's rows, ``(n, n_columns)``.
 
     ``raw`` is an autoencoder's output in the model space of ``layout`` (a
-    :class:`~skaevae.nn._layout.ColumnLayout`): values for numeric columns,
+    :class:`~skaevae.utils._layout.ColumnLayout`): values for numeric columns,
     log-odds for binary ones, logits for each categorical block. Numeric
     columns give the squared error in standardised units; binary and
     categorical columns the cross-entropy, in nats.

@@ -172,7 +172,7 @@ class VAEModule(RowInputModule):
     output feeds the likelihood ``p(x | z)`` named by ``likelihood`` (a key
     of :data:`~skaevae.nn._likelihoods.LIKELIHOODS`; by default a Gaussian with
     one learned output scale per feature), or, given a mixed table's
-    ``layout`` (a :class:`~skaevae.nn._layout.ColumnLayout`), a
+    ``layout`` (a :class:`~skaevae.utils._layout.ColumnLayout`), a
     :class:`~skaevae.nn._likelihoods.MixedLikelihood` with one distribution per
     column.
 

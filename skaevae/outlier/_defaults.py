@@ -1,11 +1,8 @@
 """The outlier detector's default networks, and the PCA screen that picks their training rows.
 
 The defaults were chosen once for all data on the ADBench benchmark
-(``benchmarks/anomaly_adbench.py``; the variants tried are in
-``benchmarks/results/anomaly_design_notes.md``), never per data set.
+(``benchmarks/anomaly_adbench.py``), never per data set.
 """
-
-import math
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -16,6 +13,7 @@ from sklearn.utils.metadata_routing import _routing_enabled
 
 from ..models._autoencoder import AutoencoderTransformer
 from ..models._vae import VAETransformer
+from ..utils._budget import epochs_for_steps
 from ..utils._pca import principal_axes
 from ..utils._validation import column_means
 
@@ -47,7 +45,7 @@ def default_hidden_layer_sizes(n_components):
     start and no unit keeps random weights: the seed then only orders the
     batches (and, for the VAE, draws its reparameterised codes). A wider
     layer leaves its other units random, and the scores then depend more on
-    the seed (``benchmarks/results/anomaly_design_notes.md``).
+    the seed.
     """
     return (2 * n_components,)
 
@@ -62,7 +60,7 @@ def make_default_network(kind, n_samples, n_features, seed):
     """
     cls = DEFAULT_ESTIMATORS[kind]
     batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
-    n_epochs = max(1, math.ceil(DEFAULT_N_STEPS / math.ceil(n_samples / batch_size)))
+    n_epochs = epochs_for_steps(DEFAULT_N_STEPS, n_samples, batch_size)
     n_components = default_n_components(n_features)
     params = {
         "n_components": n_components,

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 
 from ..models._base import BaseAutoencoder, unchanged_on_error
 from ..models._persist import plain, table_from_state, table_to_state
-from ..models._table import TableEncoder, check_min_rows, is_mixed
+from ..utils._table import TableEncoder, check_min_rows, is_mixed
 from ..utils._validation import check_no_datetimes, check_sample_weight, draw_seed
 from ._defaults import (
     DEFAULT_ESTIMATORS,

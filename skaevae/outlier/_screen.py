@@ -33,10 +33,8 @@ def screen_anomaly(method, terms, score_samples):
     -------
     anomaly : ndarray of shape (n_samples,)
         With ``"combined"``, the sum of the two terms, the whole of their
-        evidence: the larger term alone, which is the final score, chose a
-        noisier support on the benchmark
-        (``benchmarks/results/anomaly_design_notes.md``). Otherwise minus the
-        score.
+        evidence (the larger term alone, which is the final score, chooses a
+        noisier support). Otherwise minus the score.
     """
     if method == "combined":
         return np.add(*terms)

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import StrOptions
 
 from ..models._conditional import ConditionalVAETransformer
-from ..train._net import epochs_for_steps
+from ..utils._budget import epochs_for_steps
 from ..utils._validation import local_random_state
 
 # The default model's training length, counted in optimiser steps (as

@@ -16,7 +16,6 @@ step without per-kernel launch overhead.
 """
 
 import contextlib
-import math
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -285,49 +284,11 @@ class AutoencoderNet(NeuralNet):
         self.history.record(prefix + "_batch_count", n_batches)
 
 
-def epochs_for_steps(steps, n_samples, batch_size, *, at_least=1, at_most=None):
-    """Epochs holding about ``steps`` optimiser steps of ``batch_size`` rows, bounded.
-
-    Training lengths counted in steps suit tables of any size: a small table
-    gets many epochs, a large one a few.
-    """
-    steps_per_epoch = math.ceil(n_samples / min(batch_size, n_samples))
-    epochs = max(at_least, math.ceil(steps / steps_per_epoch))
-    return epochs if at_most is None else min(at_most, epochs)
-
-
-def resolve_device(device):
-    """Map ``"auto"`` to ``"cuda"`` when available, and check CUDA requests."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    device = str(device)
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        kind = None
-    if kind not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"device={device!r} is not a device the models can train on; use 'auto', "
-            "'cpu', 'cuda', 'cuda:N' or (on Apple silicon) 'mps'."
-        )
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but MPS is not available on this machine; "
-            "use device='cpu' or device='auto'."
-        )
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine; use device='cpu' or device='auto'."
-        )
-    return device
-
-
 @dataclass
 class TrainingConfig:
     """How one fit trains: the estimator's training parameters, resolved.
 
-    ``device`` is a resolved device string (see :func:`resolve_device`),
+    ``device`` is a resolved device string (see :func:`~skaevae.utils._budget.resolve_device`),
     ``batch_size`` an int, ``seed`` the int32 seed of torch's generator for
     the fit, ``warmup_epochs`` the epochs before stopping may start, and
     ``callbacks`` the model's own callbacks followed by the user's.

@@ -3,7 +3,7 @@
 A :class:`TableEncoder` is fitted on a pandas DataFrame (or an array with
 ``column_types``). It standardises continuous and integer columns, codes
 binary columns as 0/1 and categorical columns one-hot, in the order of
-:class:`~skaevae.nn._layout.ColumnLayout`, and turns model-space rows back into
+:class:`~skaevae.utils._layout.ColumnLayout`, and turns model-space rows back into
 a DataFrame with the fitted columns, dtypes and categories. Plain numpy and
 pandas; the estimators own one as ``_table``.
 """
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types
 
-from ..nn._layout import ColumnLayout
+from ._layout import ColumnLayout
 
 COLUMN_TYPES = ("continuous", "integer", "binary", "categorical")
 
