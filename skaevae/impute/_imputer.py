@@ -17,7 +17,7 @@ from ..models._params import PARAMS, Count
 from ..models._vae import VAETransformer
 from ..utils._budget import batch_rows, epochs_for_steps
 from ..utils._table import TableEncoder, check_min_rows, is_mixed
-from ..utils._validation import check_no_datetimes, local_random_state
+from ..utils._validation import check_n_features, check_no_datetimes, local_random_state
 
 # The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
 # (at most AUTO_MAX_EPOCHS epochs), stopping once the training loss has not
@@ -513,11 +513,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         check_min_rows(X, 1, self)
         is_frame = isinstance(X, pd.DataFrame)
         frame = X if is_frame else pd.DataFrame(np.asarray(X), columns=None)
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        check_n_features(frame.shape[1], self.n_features_in_, type(self).__name__)
         kept_columns = frame.columns[~self._empty]
         kept = frame[kept_columns]
         table = self.estimator_._table

@@ -45,6 +45,7 @@ from ..utils._validation import (
     check_callbacks,
     check_finite_output,
     check_float32_range,
+    check_n_features,
     check_no_datetimes,
     check_observed_columns,
     check_sample_weight,
@@ -890,11 +891,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         Z = check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
-                f"is expecting {self.n_components_} features (n_components) as input."
-            )
+        check_n_features(
+            Z.shape[1],
+            self.n_components_,
+            f"{type(self).__name__}.inverse_transform",
+            "features (n_components)",
+        )
         X_original = self._map_batches(
             self._module.decode,
             Z,

@@ -13,6 +13,7 @@ import pandas as pd
 from pandas.api import types
 
 from ._layout import ColumnLayout
+from ._validation import check_n_features
 
 COLUMN_TYPES = ("continuous", "integer", "binary", "categorical")
 
@@ -278,11 +279,7 @@ class TableEncoder:
             # An array (also after a fit on a DataFrame, as scikit-learn
             # allows with a warning): its columns in the fitted order.
             frame = _as_frame(X)
-            if frame.shape[1] != len(self.columns_):
-                raise ValueError(
-                    f"X has {frame.shape[1]} features, but the model is expecting "
-                    f"{len(self.columns_)} features as input."
-                )
+            check_n_features(frame.shape[1], len(self.columns_), "the model")
             frame = frame.set_axis(self.columns_, axis=1).infer_objects()
         else:
             frame = X

@@ -170,3 +170,15 @@ def check_no_datetimes(X):
             "convert them to numbers (e.g. days since a reference date, or the year "
             "and month as separate columns) or drop them."
         )
+
+
+def check_n_features(n_features, expected, who, what="features"):
+    """Raise scikit-learn's error when X has ``n_features`` columns where ``expected`` are fitted.
+
+    ``who`` names the estimator (and method) in the message, ``what`` the
+    kind of column, e.g. ``"features (n_components)"`` for latent codes.
+    """
+    if n_features != expected:
+        raise ValueError(
+            f"X has {n_features} features, but {who} is expecting {expected} {what} as input."
+        )
