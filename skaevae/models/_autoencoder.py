@@ -312,7 +312,7 @@ class AutoencoderTransformer(BaseAutoencoder):
             self._hoyer_sum = 0.0
         step = chunk_rows(8 * k, X.shape[0])
         for start in range(0, X.shape[0], step):
-            Z = self._map_batches(self._encode, X[start : start + step], k, np.float64)
+            Z = self._map_batches(self._encode, {"x": X[start : start + step]}, k, np.float64)
             self._hoyer_sum += hoyer_sparsity(Z).sum()
             self._latent_moments.update(Z)
         self.latent_mean_ = self._latent_moments.mean

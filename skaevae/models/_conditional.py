@@ -1,15 +1,12 @@
 """ConditionalVAETransformer: a VAE conditioned on class labels."""
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_consistent_length, check_is_fitted
 
-from ..utils._validation import check_float32_range, local_random_state
 from ._params import fill_parameter_docs
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
 
@@ -65,6 +62,8 @@ class ConditionalVAETransformer(VAETransformer):
     kl_warmup : int, default=10
         Epochs over which the KL weight rises to ``beta`` (see
         :class:`VAETransformer`).
+
+    [[n_train_draws]]
 
     init : {"random"}, default="random"
         Torch's random initialisation; ``"pca"`` is not available for a
@@ -195,6 +194,7 @@ class ConditionalVAETransformer(VAETransformer):
         corruption_level=0.2,
         beta=1.0,
         kl_warmup=10,
+        n_train_draws=1,
         init="random",
         max_iter=200,
         batch_size="auto",
@@ -226,6 +226,7 @@ class ConditionalVAETransformer(VAETransformer):
             corruption_level=corruption_level,
             beta=beta,
             kl_warmup=kl_warmup,
+            n_train_draws=n_train_draws,
             init=init,
             max_iter=max_iter,
             batch_size=batch_size,
@@ -257,7 +258,7 @@ class ConditionalVAETransformer(VAETransformer):
             )
         return super()._validate_fit_data(X, reset, min_samples, incremental)
 
-    def _fit_condition(self, y, X, sample_weight, reset):
+    def _fit_condition(self, y, X, sample_weight, reset, classes=None):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
@@ -267,16 +268,12 @@ class ConditionalVAETransformer(VAETransformer):
         check_consistent_length(X, y)
         if reset:
             labels = _sorted_labels(y, check_targets=True)
-            classes = self._partial_fit_classes
             self.classes_ = labels if classes is None else classes
         index = self._class_index(y)
         condition = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
         condition[np.arange(len(y)), index] = 1.0
         weight = np.ones(len(y)) if sample_weight is None else sample_weight
         return condition, np.bincount(index, weights=weight, minlength=len(self.classes_))
-
-    # Set by partial_fit for its first call.
-    _partial_fit_classes = None
 
     def _record_condition(self, summary, accumulate):
         counts = summary + self._class_counts if accumulate else summary
@@ -366,62 +363,95 @@ class ConditionalVAETransformer(VAETransformer):
         """
         if classes is not None:
             classes = _sorted_labels(column_or_1d(np.asarray(classes)))
-            if not hasattr(self, "net_"):
-                self._partial_fit_classes = classes
-            elif not np.array_equal(classes, self.classes_):
+            if hasattr(self, "net_") and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes!r} is not the same as on the first call to "
                     f"partial_fit, {self.classes_!r}."
                 )
-        try:
-            return self._fit(X, sample_weight, incremental=True, y=y)
-        finally:
-            self.__dict__.pop("_partial_fit_classes", None)
+        return self._fit(X, sample_weight, incremental=True, y=y, classes=classes)
 
     # ------------------------------------------------------------ inference
+
+    # The condition travels by name beside the rows. A method given y sees
+    # each row's one-hot class; without y, the methods marginalise over the
+    # classes, weighted by the posterior p(k | x) (codes, scores) or the prior
+    # π_k (decoded codes).
+
+    def _side_inputs(self, y, n_rows, method):
+        if y is None:
+            return {}
+        return {"condition": self._one_hot(y, n_rows, method)}
+
+    def _inference_draws(self, method, side):
+        if method == "score_samples" or (method == "transform" and not side):
+            # Every class is scored, one after another: a batch holds the
+            # importance draws of one class at a time.
+            return N_IMPORTANCE_SAMPLES
+        if method == "inverse_transform" and not side:
+            return len(self.classes_)
+        return 1
 
     def _class_log_likelihoods(self, x, mask):
         """``log p(x_obs | k)`` of each row for every class ``k``, ``(n, n_classes)``."""
         module = self._module
         eps = self._importance_draws()
+        columns = [
+            module.importance_log_likelihood(x, eps, mask, condition)
+            for condition in self._class_conditions(x)
+        ]
+        return torch.stack(columns, dim=-1)
+
+    def _class_conditions(self, x):
+        """The one-hot condition of each class in turn, for the rows of ``x``."""
         n_classes = len(self.classes_)
         eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
-        columns = []
-        for k in range(n_classes):
-            condition = eye[k].expand(len(x), n_classes)
-            columns.append(module.importance_log_likelihood(x, eps, mask, condition))
-        return torch.stack(columns, dim=-1)
+        return [eye[k].expand(len(x), n_classes) for k in range(n_classes)]
 
     def _log_prior(self, like):
         return torch.log(torch.as_tensor(self.class_prior_, dtype=like.dtype, device=like.device))
 
-    def _score_batch(self, x):
-        # log p(x) = log Σ_k π_k p(x | k), marginal over the class prior.
+    def _score_batch(self, x, condition=None):
         x, mask = self._module.observed(x)
-        log_joint = self._class_log_likelihoods(x, mask) + self._log_prior(x)
-        return torch.logsumexp(log_joint, dim=-1) + self._log_jacobian(mask)
+        if condition is not None:
+            log_likelihood = self._module.importance_log_likelihood(
+                x, self._importance_draws(), mask, condition
+            )
+        else:
+            # log p(x) = log Σ_k π_k p(x | k), marginal over the class prior.
+            log_joint = self._class_log_likelihoods(x, mask) + self._log_prior(x)
+            log_likelihood = torch.logsumexp(log_joint, dim=-1)
+        return log_likelihood + self._log_jacobian(mask)
 
-    def _encode(self, x):
-        # The posterior mean Σ_k p(k | x) μ(x, k).
+    def _encode(self, x, condition=None):
         module = self._module
         x, mask = module.observed(x)
+        if condition is not None:
+            return module.encode(x, mask, condition)[0]
+        # The posterior mean Σ_k p(k | x) μ(x, k).
         log_joint = self._class_log_likelihoods(x, mask) + self._log_prior(x)
         posterior = torch.softmax(log_joint, dim=-1)  # (n, n_classes)
-        n_classes = len(self.classes_)
-        eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
         z = 0.0
-        for k in range(n_classes):
-            z_loc = module.encode(x, mask, eye[k].expand(len(x), n_classes))[0]
-            z = z + posterior[:, k : k + 1] * z_loc
+        for k, class_condition in enumerate(self._class_conditions(x)):
+            z = z + posterior[:, k : k + 1] * module.encode(x, mask, class_condition)[0]
         return z
 
-    # The classes are scored one after another: a batch holds the importance
-    # draws of one class at a time.
-    _score_draws = N_IMPORTANCE_SAMPLES
+    def _decode(self, z, condition=None):
+        module = self._module
+        if condition is not None:
+            return module.decode(z, condition)
+        # The mean over the class prior, Σ_k π_k E[x | z, k].
+        prior = torch.exp(self._log_prior(z))
+        return sum(
+            prior[k] * module.decode(z, class_condition)
+            for k, class_condition in enumerate(self._class_conditions(z))
+        )
 
-    def _with_labels(self, M, y, method):
-        """Model-space rows ``M`` with the one-hot of ``y`` appended (float64)."""
-        return np.hstack([M, self._one_hot(y, len(M), method)])
+    def _sample_side_inputs(self, n_samples, y, rng):
+        if y is None:
+            y = self.classes_[rng.choice(len(self.classes_), size=n_samples, p=self.class_prior_)]
+        elif np.ndim(y) == 0:
+            y = np.full(n_samples, y)
+        return {"condition": self._one_hot(y, n_samples, "sample")}
 
     def transform(self, X, y=None):
         """Encode X as posterior means.
@@ -441,27 +471,7 @@ class ConditionalVAETransformer(VAETransformer):
         X_new : ndarray of shape (n_samples, n_components)
             The codes, in X's floating dtype; deterministic.
         """
-        M = self._check_input(X, ensure_all_finite=False)
-        if y is None:
-            # The marginal code scores every class: importance draws per row.
-            encode, inputs, draws = self._encode, M, N_IMPORTANCE_SAMPLES
-        else:
-            width, module = M.shape[1], self._module
-
-            def encode(xc):
-                x, mask = module.observed(xc[:, :width])
-                return module.encode(x, mask, xc[:, width:])[0]
-
-            inputs, draws = self._with_labels(M, y, "transform"), 1
-        return self._map_batches(
-            encode,
-            inputs,
-            self.n_components_,
-            M.dtype,
-            draws=draws,
-            check_finite=True,
-            check_output="transform",
-        )
+        return self._transform(X, y)
 
     def score_samples(self, X, y=None):
         """Log-likelihood of each row, in nats (importance-weighted estimate).
@@ -483,28 +493,7 @@ class ConditionalVAETransformer(VAETransformer):
             rounding (see :meth:`VAETransformer.score_samples` for missing
             entries).
         """
-        if y is None:
-            return super().score_samples(X)
-        M = self._check_input(X, ensure_all_finite=False)
-        width = M.shape[1]
-        module = self._module
-        eps = self._importance_draws()
-
-        def score(xc):
-            x, mask = module.observed(xc[:, :width])
-            log_likelihood = module.importance_log_likelihood(x, eps, mask, xc[:, width:])
-            return log_likelihood + self._log_jacobian(mask)
-
-        return self._map_batches(
-            score,
-            self._with_labels(M, y, "score_samples"),
-            None,
-            np.float64,
-            draws=N_IMPORTANCE_SAMPLES,
-            check_finite=True,
-            check_output="score_samples",
-            allow_inf=True,
-        )
+        return self._score_samples(X, y)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over the rows of X (given y, if passed).
@@ -542,41 +531,7 @@ class ConditionalVAETransformer(VAETransformer):
             The decoded rows (in a mixed table's schema, see
             :meth:`VAETransformer.inverse_transform`).
         """
-        check_is_fitted(self)
-        Z = check_float32_range(check_array(X, dtype=[np.float64, np.float32]))
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform "
-                f"is expecting {self.n_components_} features (n_components) as input."
-            )
-        k, module = self.n_components_, self._module
-        n_classes = len(self.classes_)
-        if y is None:
-
-            def decode(z):
-                eye = torch.eye(n_classes, dtype=z.dtype, device=z.device)
-                prior = torch.exp(self._log_prior(z))
-                return sum(
-                    prior[c] * module.decode(z, eye[c].expand(len(z), n_classes))
-                    for c in range(n_classes)
-                )
-
-            inputs = Z
-        else:
-
-            def decode(zc):
-                return module.decode(zc[:, :k], zc[:, k:])
-
-            inputs = np.hstack([Z, self._one_hot(y, len(Z), "inverse_transform")])
-        X_original = self._map_batches(
-            decode,
-            inputs,
-            self._n_model_features,
-            Z.dtype,
-            draws=1 if y is not None else n_classes,
-            check_output="inverse_transform",
-        )
-        return self._to_table(X_original)
+        return self._inverse_transform(X, y)
 
     def sample(self, n_samples=1, y=None, random_state=None):
         """Generate rows of given classes: ``z ~ N(0, I)``, ``x ~ p(x | z, y)``.
@@ -600,53 +555,71 @@ class ConditionalVAETransformer(VAETransformer):
             Generated rows (float32), in a mixed table's schema if it was
             fitted on one.
         """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        rng = local_random_state(random_state)
-        if y is None:
-            y = self.classes_[rng.choice(len(self.classes_), size=n_samples, p=self.class_prior_)]
-        elif np.ndim(y) == 0:
-            y = np.full(n_samples, y)
-        one_hot = self._one_hot(y, n_samples, "sample")
-        z = rng.standard_normal((n_samples, self.n_components_))
-        noise = self._sample_noise(n_samples, rng)
-        k, c = self.n_components_, one_hot.shape[1]
-        module = self._module
-        inputs = np.hstack([z, one_hot, noise]).astype(np.float32)
+        return self._sample(n_samples, y, random_state)
 
-        def draw(zcn):
-            px = module.generative(zcn[:, :k], zcn[:, k : k + c])
-            return px.sample(noise=zcn[:, k + c :])
+    def sample_near(self, X, y, n_samples=1, random_state=None):
+        """Generate rows near the rows of X, given their class.
 
-        X = self._map_batches(draw, inputs, self._n_model_features, np.float32)
-        return self._to_table(X)
+        As :meth:`VAETransformer.sample_near`: each new row picks a row
+        ``x_i`` of X uniformly, draws a code from ``q(z | x_i, y_i)`` and a
+        row from ``p(x | z, y_i)``.
 
-    def _sample_near(self, M, label, n_samples, rng):
-        """``n_samples`` rows of class ``label`` drawn near the model-space rows ``M``.
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_rows, n_features)
+            The rows to draw near.
 
-        Each row picks a row ``x_i`` of ``M`` uniformly, draws a code from its
-        posterior ``q(z | x_i, label)`` and a row from ``p(x | z, label)``:
-        new rows of the class that vary around its real ones as the model
-        learned rows vary. ``M`` (float, no NaN) are rows of the class.
+        y : label or array-like of shape (n_rows,)
+            The class of the rows of X: one label for all of them, or one
+            per row; the new rows have the class of the row they are near.
+
+        n_samples : int, default=1
+            Number of rows to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; global RNG states are never used.
+
+        Returns
+        -------
+        X_new : ndarray or DataFrame of shape (n_samples, n_features)
+            Generated rows (float32), in a mixed table's schema if it was
+            fitted on one.
         """
-        k, width = self.n_components_, M.shape[1]
-        module = self._module
-        pick = rng.randint(len(M), size=n_samples)
-        one_hot = self._one_hot(np.full(n_samples, label), n_samples, "sample")
-        eps = rng.standard_normal((n_samples, k))
-        noise = self._sample_noise(n_samples, rng)
-        c = one_hot.shape[1]
-        inputs = np.hstack([M[pick], one_hot, eps, noise]).astype(np.float32)
+        if np.ndim(y) == 0:
+            y = np.full(_num_samples(X), y)
+        return self._sample_near(X, n_samples, random_state, y=y)
 
-        def draw(row):
-            x, condition = row[:, :width], row[:, width : width + c]
-            eps, noise = row[:, width + c : width + c + k], row[:, width + c + k :]
-            z_loc, z_log_scale = module.encode(x, None, condition)
-            z = z_loc + torch.exp(z_log_scale) * eps
-            return module.generative(z, condition).sample(noise=noise)
+    def impute(
+        self, X, y, *, n_draws=N_IMPORTANCE_SAMPLES, sample_posterior=False, random_state=None
+    ):
+        """Predict every entry of X from the observed entries of its row, given its class.
 
-        return self._map_batches(draw, inputs, self._n_model_features, np.float32)
+        As :meth:`VAETransformer.impute`, under ``p(x | y)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows with missing entries (NaN).
+
+        y : array-like of shape (n_samples,)
+            Class of each row.
+
+        n_draws : int, default=64
+            Importance draws per row.
+
+        sample_posterior : bool, default=False
+            A draw from ``p(x | x_obs, y)`` instead of its mean.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws with ``sample_posterior=True``.
+
+        Returns
+        -------
+        X_pred : ndarray or DataFrame of shape (n_samples, n_features)
+            Every entry predicted, observed ones included.
+        """
+        check_is_fitted(self)
+        return self._impute(X, n_draws, sample_posterior, random_state, y=y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -153,6 +153,16 @@ PARAMS = {
     "init": Param([StrOptions({"random", "pca"})]),
     "beta": Param([Interval(Real, 0, None, closed="left")]),
     "kl_warmup": Param([Count(0)]),
+    "n_train_draws": Param(
+        [Count(1)],
+        """
+        n_train_draws : int, default=1
+            Codes drawn from ``q(z | x)`` per row in training. ``1`` trains on
+            the ELBO; more train on the importance-weighted bound (IWAE; MIWAE
+            for rows with missing entries), which is tighter and suits
+            imputation, at about ``n_train_draws`` times the decoder's cost.
+        """,
+    ),
     "max_iter": Param(
         [Count(1)],
         """

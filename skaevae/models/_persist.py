@@ -24,6 +24,7 @@ from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
 from ..utils._layout import ColumnLayout
+from ..utils._moments import RunningMoments
 
 
 def plain(value):
@@ -222,3 +223,33 @@ def net_from_state(estimator, state):
     net.history_ = History(_unkeyed(state["history"]))
     net.module_.eval()
     return net
+
+
+class PlainStateMixin:
+    """Pickle and ``skops.io`` state as plain data: the network as build arguments and weights."""
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "net_" in state:
+            state["net_"] = {"__net__": net_to_state(state["net_"])}
+        if "_table" in state:
+            state["_table"] = table_to_state(state["_table"])
+        if "_random_state" in state:
+            state["_random_state"] = random_state_to_state(state["_random_state"])
+        if "_latent_moments" in state:
+            state["_latent_moments"] = {"__moments__": dict(vars(state["_latent_moments"]))}
+        return plain(state)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net = state.pop("net_", None)
+        if "_table" in state:
+            state["_table"] = table_from_state(state["_table"])
+        if "_random_state" in state:
+            state["_random_state"] = random_state_from_state(state["_random_state"])
+        moments = state.get("_latent_moments")
+        if isinstance(moments, dict) and "__moments__" in moments:
+            state["_latent_moments"] = RunningMoments.from_state(moments["__moments__"])
+        super().__setstate__(state)
+        if net is not None:
+            self.net_ = net_from_state(self, net["__net__"])

@@ -1,11 +1,15 @@
 """VAETransformer: a variational autoencoder as a scikit-learn transformer."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 
 from ..nn._losses import ELBOLoss
 from ..nn._modules import VAEModule
 from ..train._callbacks import KLWarmup
+from ..utils._validation import local_random_state
 from ._base import BaseAutoencoder
 from ._params import constraints, fill_parameter_docs
 
@@ -66,6 +70,8 @@ class VAETransformer(BaseAutoencoder):
         Each :meth:`partial_fit` call counts as one epoch (one step, as
         ``dask_ml.wrappers.Incremental`` counts calls), so with small chunks
         set it to the number of calls the warm-up should span.
+
+    [[n_train_draws]]
 
     init : {"random", "pca"}, default="random"
         How the weights start: torch's random initialisation, or, with
@@ -192,7 +198,7 @@ class VAETransformer(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
-        **constraints("beta", "kl_warmup"),
+        **constraints("beta", "kl_warmup", "n_train_draws"),
     }
 
     _module_cls = VAEModule
@@ -218,6 +224,7 @@ class VAETransformer(BaseAutoencoder):
         init="random",
         beta=1.0,
         kl_warmup=10,
+        n_train_draws=1,
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -248,6 +255,7 @@ class VAETransformer(BaseAutoencoder):
         self.init = init
         self.beta = beta
         self.kl_warmup = kl_warmup
+        self.n_train_draws = n_train_draws
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -265,15 +273,14 @@ class VAETransformer(BaseAutoencoder):
         self.random_state = random_state
         self.verbose = verbose
 
-    # Codes drawn per row in training; more than one trains on the
-    # importance-weighted bound (VAEImputer sets it on its VAE).
-    _n_train_draws = 1
+    # The network is built with these; partial_fit and a warm start keep them.
+    _structural_params = (*BaseAutoencoder._structural_params, "n_train_draws")
 
     def _module_params(self, n_features):
         return {
             **super()._module_params(n_features),
             "likelihood": self._likelihood,
-            "n_train_draws": self._n_train_draws,
+            "n_train_draws": self.n_train_draws,
         }
 
     def _criterion_params(self):
@@ -314,46 +321,123 @@ class VAETransformer(BaseAutoencoder):
         log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws(), mask)
         return log_likelihood + self._log_jacobian(mask)
 
-    def _impute_encoded(self, M, n_draws=N_IMPORTANCE_SAMPLES, rng=None):
-        """Model-space rows ``M`` (NaN where missing) with every entry predicted.
-
-        ``n_draws`` codes per row are drawn from ``q(z | x_obs)`` and weighted
-        by ``w_k ∝ p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``, as MIWAE does
-        (Mattei & Frellsen, 2019). Without ``rng`` the draws are fixed and
-        the result is the weighted mean of the decoder's means, an estimate
-        of ``E[x | x_obs]`` (for a category, of its probabilities); with
-        ``rng`` (a ``RandomState``), one draw from ``p(x | x_obs)`` by
-        sampling importance resampling: a code picked with probability
-        ``w_k``, then a draw from ``p(x | z_k)``. Returns float64 rows.
-        """
-        module = self._module
-        width = self._n_model_features
-        if rng is None:
+    def _impute(self, X, n_draws, sample_posterior, random_state, y=None):
+        M = self._check_input(X)
+        side = self._side_inputs(y, len(M), "impute")
+        module, k = self._module, self.n_components_
+        inputs = {"x": M, **side}
+        if not sample_posterior:
             generator = torch.Generator().manual_seed(_IMPORTANCE_SEED)
-            eps = torch.randn(n_draws, self.n_components_, generator=generator)
-            inputs = M
+            eps = torch.randn(n_draws, k, generator=generator)
         else:
-            eps = torch.from_numpy(rng.standard_normal((n_draws, self.n_components_)))
-            pick = rng.uniform(size=(len(M), 1))
-            noise = self._sample_noise(len(M), rng)
-            inputs = np.hstack([M, pick, noise])
+            rng = local_random_state(random_state)
+            eps = torch.from_numpy(rng.standard_normal((n_draws, k)))
+            inputs["pick"] = rng.uniform(size=(len(M), 1))
+            inputs["noise"] = self._sample_noise(len(M), rng)
         eps = eps.float().to(self._device())
 
-        def impute(batch):
-            x, mask = module.observed(batch[:, :width])
-            log_w, _, px = module.importance_log_weights(x, eps, mask)
+        def impute(x, pick=None, noise=None, **side):
+            x, mask = module.observed(x)
+            log_w, _, px = module.importance_log_weights(x, eps, mask, **side)
             weight = torch.softmax(log_w, dim=0)  # (K, n)
-            if rng is None:
+            if pick is None:
                 return (weight[..., None] * px.mean).sum(dim=0)
             # Sampling importance resampling: one code per row, by weight.
-            pick, noise = batch[:, width : width + 1], batch[:, width + 1 :]
             chosen = (torch.cumsum(weight, dim=0) < pick[:, 0]).sum(dim=0)
             chosen = chosen.clamp(max=n_draws - 1)
             draws = px.sample(noise=noise)  # (K, n, width)
             index = chosen[None, :, None].expand(1, *draws.shape[1:])
             return draws.gather(0, index)[0]
 
-        return self._map_batches(impute, inputs, width, np.float64, draws=n_draws)
+        M_pred = self._map_batches(
+            impute, inputs, self._n_model_features, np.float64, draws=n_draws
+        )
+        return self._to_table(M_pred)
+
+    def impute(self, X, *, n_draws=N_IMPORTANCE_SAMPLES, sample_posterior=False, random_state=None):
+        """Predict every entry of X from the observed entries of its row.
+
+        ``n_draws`` codes per row are drawn from ``q(z | x_obs)`` and weighted
+        by ``w_k ∝ p(x_obs | z_k) p(z_k) / q(z_k | x_obs)``, as MIWAE does
+        (Mattei & Frellsen, 2019). :class:`~skaevae.VAEImputer` keeps the
+        observed entries and takes the predictions of the missing ones.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows with missing entries (NaN), in the form the model was
+            fitted on.
+
+        n_draws : int, default=64
+            Importance draws per row.
+
+        sample_posterior : bool, default=False
+            ``False`` gives the weighted mean of the decoder's means, an
+            estimate of ``E[x | x_obs]`` (for a category, the most likely
+            one), with fixed draws: deterministic. ``True`` gives one draw
+            from ``p(x | x_obs)`` by sampling importance resampling (a code
+            picked with probability ``w_k``, then a draw from ``p(x |
+            z_k)``), for multiple imputation.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws with ``sample_posterior=True``; unused
+            otherwise. Global RNG states are never used.
+
+        Returns
+        -------
+        X_pred : ndarray or DataFrame of shape (n_samples, n_features)
+            Every entry predicted, observed ones included (float64 for a
+            float matrix; a mixed table's schema for a mixed table, as
+            :meth:`inverse_transform` returns it).
+        """
+        check_is_fitted(self)
+        return self._impute(X, n_draws, sample_posterior, random_state)
+
+    def _sample_near(self, X, n_samples, random_state, y=None):
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        M = self._check_input(X)
+        rng = local_random_state(random_state)
+        pick = rng.randint(len(M), size=n_samples)
+        side = {name: v[pick] for name, v in self._side_inputs(y, len(M), "sample_near").items()}
+        inputs = {"x": M[pick], **side, "eps": rng.standard_normal((n_samples, self.n_components_))}
+        inputs["noise"] = self._sample_noise(n_samples, rng)
+        module = self._module
+
+        def draw(x, eps, noise, **side):
+            z_loc, z_log_scale = module.encode(*module.observed(x), **side)
+            z = z_loc + torch.exp(z_log_scale) * eps
+            return module.generative(z, **side).sample(noise=noise)
+
+        return self._to_table(self._map_batches(draw, inputs, self._n_model_features, np.float32))
+
+    def sample_near(self, X, n_samples=1, random_state=None):
+        """Generate rows near the rows of X, from their posteriors.
+
+        Each new row picks a row ``x_i`` of X uniformly, draws a code from
+        ``q(z | x_i)`` and a row from ``p(x | z)``: new rows that vary around
+        the given ones as the model learned rows vary (what
+        :class:`~skaevae.VAEOverSampler` does for a minority class).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_rows, n_features)
+            The rows to draw near, in the form the model was fitted on.
+
+        n_samples : int, default=1
+            Number of rows to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws; global RNG states are never used.
+
+        Returns
+        -------
+        X_new : ndarray or DataFrame of shape (n_samples, n_features)
+            Generated rows (float32), in a mixed table's schema if it was
+            fitted on one.
+        """
+        return self._sample_near(X, n_samples, random_state)
 
     def _sample_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
@@ -365,8 +449,8 @@ class VAETransformer(BaseAutoencoder):
             return rng.standard_normal(shape)
         return rng.uniform(size=shape)
 
-    def _decode_sample(self, z, noise):
-        return self._module.generative(z).sample(noise=noise)
+    def _decode_sample(self, z, noise=None, **side):
+        return self._module.generative(z, **side).sample(noise=noise)
 
     def transform(self, X):
         """Encode X as the posterior mean μ(x) of each row.

@@ -10,7 +10,11 @@ batch gathers the rows of one slice of a fresh permutation
 
 import warnings
 
+import numpy as np
 import torch
+
+from ..nn._batch import Batch
+from ..utils._validation import as_float32_tensor, has_nan
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -100,3 +104,21 @@ class RandomSplit:
             )
             valid.batch.weight = None
         return train, valid
+
+
+def training_batch(X, weight, device, fill, column_starts=None):
+    """The training rows as one :class:`~skaevae.nn._batch.Batch` on ``device``.
+
+    Rows without holes travel as they are (a float32 X without a copy on the
+    CPU). With holes, the missing entries are filled with ``fill`` and the
+    batch carries the mask of observed entries, one per table column
+    (``column_starts`` of a mixed table's model space, else one per column).
+    """
+    if not has_nan(X):
+        return Batch(as_float32_tensor(X).to(device), weight)
+    missing = np.isnan(X)
+    x = np.where(missing, fill, X).astype(np.float32)
+    if column_starts is not None:
+        missing = missing[:, column_starts]
+    mask = torch.from_numpy((~missing).astype(np.float32))
+    return Batch(torch.from_numpy(x).to(device), weight, mask.to(device))

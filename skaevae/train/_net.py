@@ -422,3 +422,69 @@ def fit_net(net, batch, seed, init_module=None, epochs=None):
             if net.compile:
                 _uncompile(net)
     return net
+
+
+def resume_net(
+    net,
+    *,
+    batch_size,
+    train_split,
+    incremental,
+    early_stopping,
+    n_iter_no_change,
+    tol,
+    start_epoch,
+    learning_rate_init,
+    alpha,
+):
+    """Set a fitted ``net``'s training parameters for another call.
+
+    The module and optimiser state carry over; the step size, weight decay,
+    batch size, validation split and stopping rule are this call's. An
+    ``incremental`` call (``partial_fit``) neither holds rows out nor stops
+    early.
+    """
+    net.batch_size = batch_size
+    net.train_split = train_split
+    stopper = dict(net.callbacks_)["stop_when_not_improving"]
+    stopper.active = not incremental
+    stopper.monitor = "valid_loss" if early_stopping else "train_loss"
+    stopper.load_best = early_stopping
+    stopper.patience = n_iter_no_change
+    stopper.threshold = tol
+    stopper.start_epoch = start_epoch
+    for group in net.optimizer_.param_groups:
+        group["lr"] = learning_rate_init
+        group["weight_decay"] = alpha
+
+
+def history_attributes(net, early_stopping, n_before=0):
+    """The estimator's fitted attributes of ``net``'s training history, by name.
+
+    ``n_iter_`` and ``loss_curve_`` cover every call so far; with early
+    stopping, the validation curve is of this call's epochs (those after
+    ``n_before``), and ``best_validation_loss_`` is the loss of the epoch
+    whose parameters early stopping restored: the last one that improved by
+    at least ``tol`` after the warm-up (else the last).
+    """
+    history = net.history
+    attributes = {
+        "n_iter_": len(history),
+        "loss_curve_": [float(v) for v in history[:, "train_loss"]],
+    }
+    if early_stopping:
+        best_epoch = dict(net.callbacks_)["stop_when_not_improving"].best_epoch_
+        if best_epoch <= n_before:
+            best_epoch = len(history)
+        attributes.update(
+            validation_loss_curve_=[float(v) for v in history[n_before:, "valid_loss"]],
+            best_loss_=None,
+            best_validation_loss_=float(history[best_epoch - 1, "valid_loss"]),
+        )
+    else:
+        attributes.update(
+            validation_loss_curve_=None,
+            best_loss_=min(attributes["loss_curve_"]),
+            best_validation_loss_=None,
+        )
+    return attributes
