@@ -8,7 +8,7 @@ import sklearn
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer, _base
-from skaevae.models._base import tensor_batches
+from skaevae.models._inference import tensor_batches
 from skaevae.utils._memory import inference_batch_rows
 
 FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
