@@ -307,7 +307,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if n_components == "auto":
             n_components = max(1, min(10, n_modelled - 1))
         max_iter, patience = self._schedule(n_samples)
-        vae = VAETransformer(
+        return VAETransformer(
             n_components=n_components,
             hidden_layer_sizes=self.hidden_layer_sizes,
             beta=self.beta,
@@ -316,13 +316,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             tol=self.tol,
             batch_size=self.batch_size,
             learning_rate_init=self.learning_rate_init,
+            n_train_draws=self.n_train_draws,
             device=self.device,
             column_types=self.column_types,
             random_state=self.random_state,
             verbose=self.verbose,
         )
-        vae._n_train_draws = self.n_train_draws
-        return vae
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -446,8 +445,16 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ transform
 
-    def _rng(self):
-        return local_random_state(self.random_state) if self.sample_posterior else None
+    def _predict(self, X):
+        """The VAE's prediction of every entry of X (in the VAE's input form)."""
+        # A local RandomState: the VAE's draws leave numpy's global one alone.
+        random_state = local_random_state(self.random_state) if self.sample_posterior else None
+        return self.estimator_.impute(
+            X,
+            n_draws=self.n_draws,
+            sample_posterior=self.sample_posterior,
+            random_state=random_state,
+        )
 
     def transform(self, X):
         """Fill every missing entry of X.
@@ -494,9 +501,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if len(rows):
             values = np.where(missing[rows][:, kept], np.nan, X[rows][:, kept])
             standardised = (values - self.mean_[kept]) / self.scale_[kept]
-            predicted = self.estimator_._impute_encoded(
-                standardised.astype(np.float64), self.n_draws, self._rng()
-            )
+            predicted = self._predict(standardised.astype(np.float64))
             predicted = predicted * self.scale_[kept] + self.mean_[kept]
             block = out[np.ix_(rows, np.flatnonzero(kept))]
             holes = missing[rows][:, kept]
@@ -516,14 +521,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         check_n_features(frame.shape[1], self.n_features_in_, type(self).__name__)
         kept_columns = frame.columns[~self._empty]
         kept = frame[kept_columns]
-        table = self.estimator_._table
         out = frame.copy()
         missing = kept.isna().to_numpy()
         rows = np.flatnonzero(missing.any(axis=1))
         if len(rows):
             part = kept.iloc[rows] if is_frame else kept.iloc[rows].to_numpy()
-            M = table.encode(part)
-            predicted = table.decode(self.estimator_._impute_encoded(M, self.n_draws, self._rng()))
+            predicted = self._predict(part)
             if not is_frame:
                 predicted = pd.DataFrame(np.asarray(predicted, dtype=object))
             for j, name in enumerate(kept_columns):

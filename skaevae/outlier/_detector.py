@@ -1,9 +1,9 @@
 """OutlierDetector: anomaly scores from any model with a reconstruction or a density.
 
 The estimator itself: parameters, the order of a fit, and the scikit-learn
-API. Its default networks are in ``_outlier_defaults.py``, the choice of the
-training rows in ``_outlier_screen.py``, and the score statistics in
-``_outlier_scores.py``.
+API. Its default networks are in ``_defaults.py``, the choice of the
+training rows in ``_screen.py``, and the score statistics in
+``_scores.py``.
 """
 
 import warnings
@@ -320,14 +320,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
         return clone(self.estimator)
 
-    def _make_screen(self, n_samples, n_features, seed, weighted):
+    def _make_screen(self, n_samples, n_features, seed, weighted, holes):
         """The model whose scores choose the support rows for the final fit.
 
         For the default networks, PCA with the same code width; an estimator
         object screens for itself (it is fitted twice).
         """
         if self._is_default():
-            return make_default_screen(n_samples, n_features, weighted, self._holes)
+            return make_default_screen(n_samples, n_features, weighted, holes)
         return self._make_estimator(n_samples, n_features, seed)
 
     def _resolve_method(self, estimator):
@@ -468,7 +468,6 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
             X = np.asarray(X, dtype=np.float64)
             self._column_center, self._column_scale = _standardisable(X)
-        self._holes = bool(np.asarray(pd.isna(X)).any())
         n_samples, n_features = X.shape
         sample_weight = check_sample_weight(sample_weight, X)
         routed_params = (
@@ -482,7 +481,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         screen_is_final = False
         if self.support_fraction is not None and self.support_fraction < 1:
             screen = self._make_screen(
-                n_samples, n_features, seed, weighted=sample_weight is not None
+                n_samples,
+                n_features,
+                seed,
+                weighted=sample_weight is not None,
+                holes=bool(np.asarray(pd.isna(X)).any()),
             )
             terms = self._fit_model(screen, X, sample_weight, routed_params)
             anomaly = screen_anomaly(self.method_, terms, lambda: self._score(X))
@@ -710,11 +713,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
         _, E = codes_and_errors(self.estimator_, X)
         attributions = feature_attributions(E, self._statistics())
-        # A mixed table: one column per column of X (a categorical column's
-        # one-hot block summed), in X's order.
-        table = self._table if self._table is not None else getattr(self.estimator_, "_table", None)
-        if table is not None:
-            attributions = table.sum_by_column(attributions)
+        # A mixed table encoded here: one column per column of X (a
+        # categorical column's one-hot block summed), in X's order. An
+        # estimator that reads the table itself gives one error per column
+        # of X already.
+        if self._table is not None:
+            attributions = self._table.sum_by_column(attributions)
         if hasattr(self, "feature_names_in_"):
             return pd.DataFrame(attributions, columns=self.feature_names_in_, index=index)
         return attributions

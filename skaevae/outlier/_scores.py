@@ -19,13 +19,17 @@ so that rows with and without holes are flagged at the same rate.
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy.linalg import pinvh
+from sklearn.pipeline import Pipeline
+
+from ..models._vae import VAETransformer
 
 # Rows per inference call. Every call gets exactly this many rows (the last
-# block padded with zeros): float32 matrix kernels can pick their code path
-# by the number of rows, which changes the last bits of a row's result, so a
-# fixed count makes a row's score a function of the row alone, bit for bit.
-# It is a correctness constant, not a memory setting, so it does not follow
+# block padded): float32 matrix kernels can pick their code path by the
+# number of rows, which changes the last bits of a row's result, so a fixed
+# count makes a row's score a function of the row alone, bit for bit. It is a
+# correctness constant, not a memory setting, so it does not follow
 # scikit-learn's working_memory.
 SCORE_BLOCK_SIZE = 512
 
@@ -35,21 +39,41 @@ SCORE_BLOCK_SIZE = 512
 _RESIDUAL_VARIANCE_FLOOR = 1e-6
 
 
-def blockwise(fn, X):
+def _pad(block, table):
+    """``block`` with rows added up to ``SCORE_BLOCK_SIZE``.
+
+    A float matrix is padded with zeros, so a non-finite row is never
+    repeated into the padding (and counted again by an error message). A
+    table that the estimator encodes itself is padded with copies of its
+    first row: a zero may be no value of a categorical or binary column.
+    """
+    n_padding = SCORE_BLOCK_SIZE - len(block)
+    if isinstance(block, pd.DataFrame):
+        return pd.concat([block, block.iloc[np.zeros(n_padding, dtype=np.intp)]])
+    if table:
+        return np.concatenate([block, np.repeat(block[:1], n_padding, axis=0)])
+    padding = np.zeros((n_padding, *block.shape[1:]), dtype=block.dtype)
+    return np.concatenate([block, padding])
+
+
+def blockwise(fn, X, table=False):
     """``fn`` applied to X in blocks of exactly ``SCORE_BLOCK_SIZE`` rows.
 
     ``fn`` maps a block to a tuple of arrays whose first axis is the rows;
     the tuple of concatenated results, with the padding dropped, is returned.
-    The padding rows are zeros, so a non-finite row is never repeated into it
-    (and counted again by an error message).
+    X is a float matrix, or, with ``table``, a table (a DataFrame or an
+    array) that the estimator encodes itself; a DataFrame is always a table.
+    See :func:`_pad` for the padding rows.
     """
     parts = []
-    for start in range(0, X.shape[0], SCORE_BLOCK_SIZE):
-        block = X[start : start + SCORE_BLOCK_SIZE]
-        n = block.shape[0]
+    for start in range(0, len(X), SCORE_BLOCK_SIZE):
+        if isinstance(X, pd.DataFrame):
+            block = X.iloc[start : start + SCORE_BLOCK_SIZE]
+        else:
+            block = X[start : start + SCORE_BLOCK_SIZE]
+        n = len(block)
         if n < SCORE_BLOCK_SIZE:
-            padding = np.zeros((SCORE_BLOCK_SIZE - n, *block.shape[1:]), dtype=block.dtype)
-            block = np.concatenate([block, padding])
+            block = _pad(block, table)
         parts.append([np.asarray(out)[:n] for out in fn(block)])
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
@@ -72,21 +96,25 @@ def reconstruct(estimator, X):
 
 def is_mixed_model(estimator):
     """Whether ``estimator`` is one of ours fitted on a mixed table (it encodes X itself)."""
-    return getattr(estimator, "_table", None) is not None
+    return getattr(estimator, "column_types_", None) is not None
 
 
 def codes_and_errors(estimator, X):
     """Codes ``Z`` and squared residuals ``E`` of X's rows, in float64.
 
-    For an estimator fitted on a mixed table, ``E`` has one column per column
-    of its model space: the squared standardised error of a numeric column,
-    the cross-entropy (nats) of a binary or categorical one. Otherwise
-    ``E = (X - X̂)²``, one column per feature.
+    For an estimator fitted on a mixed table, ``E`` is its
+    ``reconstruction_errors``, one column per column of X: the squared
+    standardised error of a numeric column, the cross-entropy (nats) of a
+    binary or categorical one. Otherwise ``E = (X - X̂)²``, one column per
+    feature.
     """
     if is_mixed_model(estimator):
-        M = estimator._check_input(X)
-        Z, E = blockwise(estimator._codes_and_column_errors, M)
-        return Z, E
+
+        def codes_and_column_errors(block):
+            return estimator.transform(block), estimator.reconstruction_errors(block)
+
+        Z, E = blockwise(codes_and_column_errors, X, table=True)
+        return Z.astype(np.float64), E.astype(np.float64)
     Z, X_hat = reconstruct(estimator, X)
     return Z, np.square(X - X_hat)
 
@@ -100,15 +128,13 @@ def estimator_scores(estimator, X):
     one scale (the log-likelihood per observed entry, times the number of
     columns).
     """
-    if is_mixed_model(estimator):
-        M = estimator._check_input(X)
-        (scores,) = blockwise(lambda block: (estimator._score_encoded(block),), M)
-    else:
-        (scores,) = blockwise(lambda block: (estimator.score_samples(block),), X)
+    (scores,) = blockwise(
+        lambda block: (estimator.score_samples(block),), X, table=is_mixed_model(estimator)
+    )
     scores = scores.astype(np.float64)
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    if type(final).__name__ == "VAETransformer":
-        missing = X.isna().to_numpy() if hasattr(X, "isna") else np.isnan(X)
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if isinstance(final, VAETransformer):
+        missing = np.asarray(pd.isna(X))
         n_observed = (~missing).sum(axis=1)
         scores = scores * (missing.shape[1] / np.maximum(n_observed, 1))
     return scores

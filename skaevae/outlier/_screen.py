@@ -3,7 +3,7 @@
 Training data for unsupervised detection may contain the anomalies themselves.
 With ``support_fraction``, :class:`~skaevae.OutlierDetector` first fits a
 screening model on all rows (PCA for the default networks, see
-``make_default_screen`` in ``_outlier_defaults.py``; a clone of the
+``make_default_screen`` in ``_defaults.py``; a clone of the
 estimator itself otherwise), ranks the rows by the screen's anomaly, keeps
 the ``support_fraction`` most normal ones (the support), and fits the final
 model and its score statistics on those rows only, so that the anomalies

@@ -179,8 +179,9 @@ class VAEOverSampler(BaseOverSampler):
             if n_new == 0:
                 continue
             if self.draw_from == "posterior":
-                M = estimator._check_input(X_scaled[y == label])
-                rows = estimator._to_table(estimator._sample_near(M, label, n_new, rng))
+                rows = estimator.sample_near(
+                    X_scaled[y == label], label, n_samples=n_new, random_state=rng
+                )
             else:
                 rows = estimator.sample(n_new, y=label, random_state=rng)
             X_parts.append(self.scaler_.inverse_transform(rows).astype(X.dtype, copy=False))
