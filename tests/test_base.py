@@ -375,7 +375,7 @@ def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, smal
 def test_training_never_fetches_single_rows(small_X, monkeypatch):
     # The data path slices one device tensor; a per-row __getitem__ (skorch's
     # stock Dataset + DataLoader path) would be an order of magnitude slower.
-    from skaevae import _training
+    from skaevae.train import _data as _training
 
     def fail(self, i):
         raise AssertionError("per-row __getitem__ called during training")
@@ -453,7 +453,8 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
     # The validation rows are held out of the PCA start as well (weight 0,
     # so X is not copied), so the validation loss that early stopping
     # watches is of rows the model has not seen in any way.
-    from skaevae import _base, _data
+    from skaevae.models import _pca_start as _base
+    from skaevae.train import _data
 
     seen, split = [], []
     principal_axes = _base.principal_axes

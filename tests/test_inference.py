@@ -7,7 +7,8 @@ import pytest
 import sklearn
 import torch
 
-from skaevae import AutoencoderTransformer, VAETransformer, _base
+from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae.models import _inference
 from skaevae.models._inference import tensor_batches
 from skaevae.utils._memory import inference_batch_rows
 
@@ -160,9 +161,9 @@ def test_assume_finite_skips_the_input_check_not_the_output_check(
 def exact_output_passes(monkeypatch):
     """The methods whose whole-array output check runs, in call order."""
     calls = []
-    exact = _base.check_finite_output
+    exact = _inference.check_finite_output
     monkeypatch.setattr(
-        _base,
+        _inference,
         "check_finite_output",
         lambda out, method, **kw: calls.append(method) or exact(out, method, **kw),
     )

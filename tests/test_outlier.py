@@ -17,13 +17,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skaevae import (
-    AutoencoderTransformer,
-    OutlierDetector,
-    VAETransformer,
-    _fast,
-    _outlier_defaults,
-)
+from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
+from skaevae.outlier import _defaults as _outlier_defaults
+from skaevae.train import _fast
 from skaevae.outlier._defaults import _WeightedPCA
 from skaevae.outlier._scores import mahalanobis_squared
 from skaevae.train._fast import _onednn

@@ -12,8 +12,8 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..models._base import unchanged_on_error
 from ..models._params import PARAMS, Count
+from ..models._rollback import unchanged_on_error
 from ..models._vae import VAETransformer
 from ..utils._budget import batch_rows, epochs_for_steps
 from ..utils._table import TableEncoder, check_min_rows, is_mixed

@@ -531,6 +531,24 @@ class BaseAutoencoder(
     def _n_features_out(self):
         return self.n_components_
 
+    # Defined here, not in the inference mixin: scikit-learn's set_output wraps
+    # the transform of a TransformerMixin subclass's own class dict.
+    def transform(self, X):
+        """Encode X into the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode; a row with missing entries (NaN) is encoded from
+            its observed ones.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes, in X's floating dtype.
+        """
+        return self._transform(X)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]

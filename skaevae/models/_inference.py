@@ -27,6 +27,22 @@ from ..utils._validation import (
 )
 
 
+def tensor_rows(X, start, stop, device, zero_copy=False):
+    """Rows ``start:stop`` of ``X`` as a float32 tensor on ``device``.
+
+    With ``zero_copy`` (a writable float32 C-contiguous ``X``, see
+    :func:`~skaevae.utils._validation._is_float32_tensor_ready`) the rows are
+    a view of X; anything else is converted, one batch-sized copy.
+    """
+    if zero_copy:
+        x = torch.from_numpy(X[start:stop])
+    else:
+        # Overflow becomes inf here; the caller's check reports it as sklearn would.
+        with np.errstate(over="ignore"):
+            x = torch.from_numpy(np.array(X[start:stop], dtype=np.float32, order="C"))
+    return x.to(device, non_blocking=True)
+
+
 def tensor_batches(X, batch_size, device):
     """Yield ``(start, stop, x)``: float32 tensors of consecutive row slices of ``X``.
 
@@ -37,13 +53,8 @@ def tensor_batches(X, batch_size, device):
     zero_copy = _is_float32_tensor_ready(X)
     for start in range(0, X.shape[0], batch_size):
         stop = min(start + batch_size, X.shape[0])
-        if zero_copy:
-            x = torch.from_numpy(X[start:stop])
-        else:
-            # Overflow becomes inf here; the caller's check reports it as sklearn would.
-            with np.errstate(over="ignore"):
-                x = torch.from_numpy(np.array(X[start:stop], dtype=np.float32, order="C"))
-        yield start, stop, x.to(device, non_blocking=True)
+        x = tensor_rows(X, start, stop, device, zero_copy)
+        yield start, stop, x
         # Drop this batch before the next one is made: one batch at a time.
         del x
 
@@ -103,7 +114,7 @@ def map_batches(
     batch's output is summed while in cache; the exact pass over the whole
     output runs only when the total of those sums is not finite.
     """
-    names = list(inputs)
+    zero_copy = {name: _is_float32_tensor_ready(array) for name, array in inputs.items()}
     X = inputs["x"] if check_finite else None
     check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
     n_rows = next(iter(inputs.values())).shape[0]
@@ -120,12 +131,12 @@ def map_batches(
         # Each row of the inputs is ``draws`` rows of the network's work.
         fast_inference(device, draws * n_rows),
     ):
-        batches = zip(
-            *(tensor_batches(inputs[name], batch_size, device) for name in names), strict=True
-        )
-        for parts in batches:
-            start, stop = parts[0][0], parts[0][1]
-            batch = {name: part[2] for name, part in zip(names, parts, strict=True)}
+        for start in range(0, n_rows, batch_size):
+            stop = min(start + batch_size, n_rows)
+            batch = {
+                name: tensor_rows(array, start, stop, device, zero_copy[name])
+                for name, array in inputs.items()
+            }
             # A finite sum proves the batch finite; otherwise (NaN, inf, or an
             # overflow of finite values) sklearn's exact check decides.
             if check_finite and not torch.isfinite(batch["x"].sum()):
@@ -147,7 +158,8 @@ def map_batches(
                 # check below decides. No host sync per batch.
                 total += y.sum(dtype=torch.float32)
             out[start:stop] = y.float().cpu().numpy()
-            del batch, parts, y
+            # Drop this batch before the next one is made: one batch at a time.
+            del batch, y
     if check_output is not None:
         suspect = bool(torch.isnan(total) if allow_inf else ~torch.isfinite(total))
         if suspect:
@@ -250,22 +262,6 @@ class BatchedInferenceMixin:
             check_finite=True,
             check_output="transform",
         )
-
-    def transform(self, X):
-        """Encode X into the latent space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode; a row with missing entries (NaN) is encoded from
-            its observed ones.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components)
-            The codes, in X's floating dtype.
-        """
-        return self._transform(X)
 
     def _inverse_transform(self, X, y=None):
         check_is_fitted(self)
@@ -374,9 +370,10 @@ class BatchedInferenceMixin:
             Float64 errors, NaN where the entry is missing. For a float
             matrix, ``(x_j - x̂_j)²`` with ``x̂`` the decoded code of the row
             (``inverse_transform(transform(X))``). For a mixed table, one
-            column per modelled table column: the squared error of a numeric
-            column (standardised), the cross-entropy in nats of a binary or
-            categorical one.
+            column per column of X, in its order: the squared error of a
+            numeric column (standardised), the cross-entropy in nats of a
+            binary or categorical one, and NaN for a column that had one
+            value in training (the model leaves it out).
         """
         X = self._check_input(X, ensure_all_finite=False)
         layout, module = self._layout(), self._module
@@ -397,9 +394,10 @@ class BatchedInferenceMixin:
             # Missing columns have no error: NaN, as in (X - X̂)² of a plain X.
             return torch.where(mask > 0, errors, torch.nan)
 
-        return self._map_batches(
+        errors = self._map_batches(
             column_errors, {"x": X}, layout.n_columns, np.float64, check_finite=True
         )
+        return self._table.by_column(errors)
 
     @abstractmethod
     def _sample_codes(self, n_samples, rng):

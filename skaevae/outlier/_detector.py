@@ -24,8 +24,9 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
-from ..models._base import BaseAutoencoder, unchanged_on_error
+from ..models._base import BaseAutoencoder
 from ..models._persist import plain, table_from_state, table_to_state
+from ..models._rollback import unchanged_on_error
 from ..utils._table import TableEncoder, check_min_rows, is_mixed
 from ..utils._validation import check_no_datetimes, check_sample_weight, draw_seed
 from ._defaults import (
@@ -219,7 +220,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     residual_variance_ : ndarray of shape (n_features,) or None
         ``s_j²``, the mean squared training residual of each feature, when
-        the estimator has a reconstruction.
+        the estimator has a reconstruction; NaN for a column the estimator
+        leaves out (a mixed table's column with one value in training).
 
     latent_mean_ : ndarray of shape (n_components,) or None
         ``μ``, the mean training code.

@@ -153,6 +153,14 @@ def _observed_terms(residual2, residual_variance):
     are scaled by the same factor as their row, so they still add up to ``R``
     (apart from rows with nothing observed, whose terms are 0).
     """
+    modelled = ~np.isnan(residual_variance)
+    if not modelled.all():
+        # A column the model leaves out (one value in training) has no term.
+        terms = np.zeros(residual2.shape)
+        terms[:, modelled], reconstruction = _observed_terms(
+            residual2[:, modelled], residual_variance[modelled]
+        )
+        return terms, reconstruction
     missing = np.isnan(residual2)
     terms = np.where(missing, 0.0, residual2) / residual_variance
     observed_sum = terms.sum(axis=1)
@@ -207,6 +215,9 @@ def fit_term_statistics(residual2, Z, variance, weight=None):
     residual_variance = np.maximum(
         observed_average(residual2, weight), np.maximum(np.nan_to_num(floor), eps)
     )
+    # A column without any error on the training rows is one the model
+    # leaves out (a mixed table's column with one value): NaN, no term.
+    residual_variance[np.isnan(residual2).all(axis=0)] = np.nan
     latent_mean, latent_precision = latent_statistics(Z, weight)
     reconstruction = _reconstruction_term(residual2, residual_variance)
     latent = mahalanobis_squared(Z, latent_mean, latent_precision)

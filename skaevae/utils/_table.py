@@ -259,6 +259,20 @@ class TableEncoder:
         owners = np.asarray(owners, dtype=object)
         return np.column_stack([values[:, owners == name].sum(axis=1) for name in self.columns_])
 
+    def by_column(self, values):
+        """Values of the modelled table columns ``(n, n_modelled)`` in X's column order.
+
+        ``values`` has one column per modelled table column, in
+        :meth:`model_columns` order; the result has one per column of X, NaN
+        for a column with one value in training (which the model leaves out).
+        """
+        position = {name: j for j, name in enumerate(self.model_columns())}
+        out = np.full((len(values), len(self.columns_)), np.nan)
+        for j, name in enumerate(self.columns_):
+            if name in position:
+                out[:, j] = values[:, position[name]]
+        return out
+
     def _check_dtype(self, name, column):
         fitted, dtype = self.dtypes_[name], column.dtype
 
