@@ -1,4 +1,4 @@
-"""The main job: PCA, autoencoder and VAE side by side on sklearn's digits."""
+"""The comparison of ``python -m skaevae``: PCA, autoencoder and VAE on sklearn's digits."""
 
 import time
 
@@ -27,7 +27,7 @@ def load_split(random_state=0, return_scaler=False):
     """Digits standardised on a 75% training split; the rest held out.
 
     With ``return_scaler=True`` the fitted ``StandardScaler`` comes last, to
-    map rows back to pixel values (the main job's figures).
+    map rows back to pixel values (the comparison's figures).
     """
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(

@@ -1,4 +1,4 @@
-"""The main job's figures: PCA, the autoencoder and the VAE side by side on the digits."""
+"""The figures of ``python -m skaevae``: PCA, the autoencoder and the VAE on the digits."""
 
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from ._rows import InterpolationDisplay, ReconstructionDisplay, SampleDisplay
 from ._utils import final_estimator
 
 DIGIT_SHAPE = (8, 8)
+N_RECONSTRUCTED = 10
 
 
 def _first_of_each(y, labels):
@@ -31,7 +32,8 @@ def write_comparison_figures(models, X, y, directory, *, scaler=None):
         ``loss_curve_`` also appear in the samples and loss-curve figures.
 
     X : ndarray of shape (n_samples, 64)
-        Held-out standardised digits to encode and reconstruct.
+        Held-out standardised digits to encode and reconstruct. The errors
+        shown over the reconstructions are in these standardised units.
 
     y : ndarray of shape (n_samples,)
         Their digit labels, colouring the latent spaces.
@@ -53,6 +55,16 @@ def write_comparison_figures(models, X, y, directory, *, scaler=None):
     """
     from matplotlib.figure import Figure
 
+    # The reconstruction errors over the images are those of the printed table:
+    # mean squared error per feature in standardised units, whatever units the
+    # images are drawn in.
+    X_standardised = np.asarray(X[:N_RECONSTRUCTED], dtype=float)
+    errors = {
+        name: (
+            (model.inverse_transform(model.transform(X_standardised)) - X_standardised) ** 2
+        ).mean(axis=1)
+        for name, model in models.items()
+    }
     if scaler is not None:
         # Pipelines of already-fitted steps: nothing is refitted.
         models = {name: make_pipeline(scaler, model) for name, model in models.items()}
@@ -71,9 +83,12 @@ def write_comparison_figures(models, X, y, directory, *, scaler=None):
 
     figure = Figure(figsize=(10, 2.6 * len(names)), layout="constrained")
     for ax, name in zip(figure.subplots(len(names), 1, squeeze=False)[:, 0], names, strict=True):
-        ReconstructionDisplay.from_estimator(
-            models[name], X, n_samples=10, image_shape=DIGIT_SHAPE, ax=ax, name=name
+        display = ReconstructionDisplay.from_estimator(
+            models[name], X, n_samples=N_RECONSTRUCTED, image_shape=DIGIT_SHAPE, ax=ax, name=name
         )
+        for image_ax, error in zip(display.axes_[0], errors[name], strict=True):
+            image_ax.set_title(f"MSE {error:.2g}", fontsize="small")
+    figure.suptitle("MSE per image, in standardised units (as in the table)", fontsize="medium")
     figures["reconstructions.png"] = figure
 
     if generative:

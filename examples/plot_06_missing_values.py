@@ -62,7 +62,7 @@ ax.axline((0, 0), slope=1, color="grey", lw=1)
 ax.set_xlabel("true value (standardised)")
 ax.set_ylabel("imputed value")
 ax.legend()
-ax.set_title("Hidden entries of the wine table")
+_ = ax.set_title("Hidden entries of the wine table")
 
 # %%
 # Multiple imputation: the spread of the draws

@@ -20,10 +20,12 @@ The labels are used only to draw ROC curves, never for fitting.
 # %%
 # Data
 # ----
-# ``cardio`` from ADBench (1,831 cardiotocography records, 21 features, 9.6%
-# pathological) when the project's shared data folder is present next to the
-# repository; otherwise a stand-in built from scikit-learn's breast-cancer
-# data, with a few malignant tumours among the benign ones.
+# scikit-learn's breast-cancer data, with a few malignant tumours among the
+# benign ones as the anomalies. Where the environment variable
+# ``SKAEVAE_ADBENCH_DIR`` names a folder of ADBench's ``.npz`` files, the
+# example reads ``cardio`` from it instead (1,831 cardiotocography records,
+# 21 features, 9.6% pathological).
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -38,13 +40,10 @@ from skaevae import OutlierDetector
 
 
 def load_data():
-    """Features X and labels y (1 = anomaly), from ADBench if available."""
-    try:
-        here = Path(__file__).resolve().parent
-    except NameError:  # run interactively
-        here = Path.cwd()
-    path = here.parent.parent / "shared" / "data" / "adbench" / "6_cardio.npz"
-    if path.exists():
+    """Features X, labels y (1 = anomaly) and the data set's name."""
+    adbench = os.environ.get("SKAEVAE_ADBENCH_DIR")
+    path = Path(adbench, "6_cardio.npz") if adbench else None
+    if path is not None and path.exists():
         data = np.load(path)
         return data["X"], data["y"].astype(int), "ADBench cardio"
     X, y = load_breast_cancer(return_X_y=True)

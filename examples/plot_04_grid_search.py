@@ -19,6 +19,7 @@ The networks are trained for few epochs to keep this example fast.
 # %%
 # Held-out log-likelihood, no labels needed
 # -----------------------------------------
+import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -39,12 +40,21 @@ param_grid = {"vae__n_components": [2, 8], "vae__beta": [0.5, 1.0, 4.0]}
 search = GridSearchCV(pipe, param_grid, cv=3).fit(X)
 
 results = pd.DataFrame(search.cv_results_)
-print(
-    results.pivot(
-        index="param_vae__beta", columns="param_vae__n_components", values="mean_test_score"
-    ).round(1)
+scores = results.pivot(
+    index="param_vae__beta", columns="param_vae__n_components", values="mean_test_score"
 )
+print(scores.round(1))
 print("best:", search.best_params_)
+
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+for n_components, column in scores.items():
+    ax.plot(scores.index, column, marker="o", label=f"n_components={n_components}")
+ax.set_xscale("log", base=2)
+ax.set_xticks(scores.index, [f"{beta:g}" for beta in scores.index])
+ax.set_xlabel("beta")
+ax.set_ylabel("held-out log-likelihood (nats/image)")
+ax.legend()
+plt.show()
 
 # %%
 # The score is a log-likelihood in nats per image (of the standardised

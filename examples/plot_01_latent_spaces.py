@@ -59,7 +59,7 @@ plt.show()
 # decode to nothing like a digit. The VAE's codes fill a disc of about the
 # prior's size, with neighbouring digits next to each other and no large
 # holes, which is what makes decoding random prior draws meaningful (see
-# :ref:`sphx_glr_auto_examples_plot_3_sampling.py`).
+# :ref:`sphx_glr_auto_examples_plot_03_sampling.py`).
 #
 # How close are the codes to N(0, I)? The VAE's mean code is near 0 and its
 # per-dimension standard deviation near 1; the autoencoder's codes have
