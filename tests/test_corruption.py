@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae.utils._layout import ColumnLayout
 from skaevae.nn._networks import Corruption
+from skaevae.utils._layout import ColumnLayout
 from tests.conftest import FAST
 
 

@@ -13,8 +13,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
-from skaevae.utils._layout import ColumnLayout
 from skaevae.nn._likelihoods import N_MODES, Mixed
+from skaevae.utils._layout import ColumnLayout
 
 TABULAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "tabular"
 

@@ -19,9 +19,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
 from skaevae.outlier import _defaults as _outlier_defaults
-from skaevae.train import _fast
 from skaevae.outlier._defaults import _WeightedPCA
 from skaevae.outlier._scores import mahalanobis_squared
+from skaevae.train import _fast
 from skaevae.train._fast import _onednn
 
 ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
