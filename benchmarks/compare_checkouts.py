@@ -3,7 +3,7 @@
 Runs each measurement in a fresh process per checkout (``PYTHONPATH`` set to
 the checkout, run from it), alternating between them, on one torch thread:
 
-- the default autoencoder and VAE fitted on the digits split of the main job:
+- the default autoencoder and VAE fitted on the digits split of ``python -m skaevae``:
   are their trained parameters equal bit for bit (the VAE's last decoder layer
   and output scale are matched by shape, since their names moved);
 - ``transform`` of 200,000 x 64 rows against a plain no-grad encode of the
@@ -16,9 +16,9 @@ Run from the repository root, with another checkout (e.g. ``git worktree add
 
     python benchmarks/compare_checkouts.py /tmp/before . --processes 2
 
-The ``benchmarks/results/layout_check.md`` tables were made with it, and with
-``benchmarks/throughput.py --sizes 200000`` and ``benchmarks/anomaly_adbench.py
---no-pyod --methods "skaevae AE" "skaevae VAE"`` run in each checkout.
+``benchmarks/fingerprints.py``, run in each checkout, checks that the
+benchmarks' own results (detector scores, imputations, synthetic rows) are
+unchanged bit for bit.
 """
 
 import argparse
