@@ -276,7 +276,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.verbose = verbose
 
     def _encode(self, x):
-        return self._module.encode(*self._module.observed(x))
+        return self._module.encode(*self._observed(x))
 
     def _criterion_params(self):
         return {"sparsity": self.sparsity}

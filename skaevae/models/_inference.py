@@ -242,6 +242,19 @@ class BatchedInferenceMixin:
     def _encode(self, x, **side):
         """The deterministic code of each row of tensor ``x``."""
 
+    def _observed(self, x):
+        """The module's ``observed(x)``, or ``(x, None)`` when ``x`` holds no NaN.
+
+        A mask of ``None`` tells the module that every entry is observed, so
+        a batch without NaN skips the fill and the mask (three batch-sized
+        buffers). A NaN anywhere makes the sum NaN, so a sum that is not NaN
+        proves there is none. On a GPU the test would wait for the device at
+        every batch, so there the batch is always filled.
+        """
+        if x.device.type == "cpu" and not torch.isnan(x.sum()):
+            return x, None
+        return self._module.observed(x)
+
     @abstractmethod
     def _score_batch(self, x, **side):
         """Per-row score (higher = more normal) of tensor ``x``, ``(n,)``."""

@@ -298,7 +298,7 @@ class VAETransformer(BaseAutoencoder):
 
     def _encode(self, x):
         # The posterior mean μ(x): deterministic, unlike a draw from q(z | x).
-        return self._module.encode(*self._module.observed(x))[0]
+        return self._module.encode(*self._observed(x))[0]
 
     def _importance_draws(self):
         generator = torch.Generator().manual_seed(_IMPORTANCE_SEED)
