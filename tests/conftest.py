@@ -1,4 +1,8 @@
-"""Shared fixtures: real data (sklearn's bundled digits) and fitted models."""
+"""Fixtures shared by the test files (real data, fitted models) and the hypothesis profiles.
+
+Helpers that test files import (settings, markers, assertions) live in
+``tests/_testing.py``.
+"""
 
 import os
 
@@ -10,7 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae.train._fast import _onednn
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 @pytest.fixture(scope="session")
@@ -50,19 +54,10 @@ def two_threads():
     torch.set_num_threads(previous)
 
 
-# Tests of the CPU inference path, which runs oneDNN's linear where torch has it.
-needs_onednn = pytest.mark.skipif(
-    not _onednn.available(), reason="torch built without oneDNN's linear"
-)
-
-# Fast settings for behaviour tests: tiny network, few epochs.
-FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
-
-
 @pytest.fixture(params=[AutoencoderTransformer, VAETransformer], ids=["ae", "vae"])
 def fast_estimator(request):
-    """A fast-settings instance of each estimator class."""
-    return request.param(n_components=2, **FAST)
+    """Each estimator class, unfitted, with two codes and ``THREE_EPOCHS_16_UNITS``."""
+    return request.param(n_components=2, **THREE_EPOCHS_16_UNITS)
 
 
 try:
@@ -80,12 +75,3 @@ else:
         "thorough", max_examples=300, deadline=None, suppress_health_check=_relaxed
     )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def assert_same_rows(alone, together):
-    """A row's outputs alone and among other rows: equal to float32 rounding.
-
-    Vectorised float32 kernels (matrix products, reductions) choose their
-    code path by the number of rows, which moves the last bits.
-    """
-    np.testing.assert_allclose(alone, together, rtol=2e-6, atol=1e-6)

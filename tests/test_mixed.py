@@ -1,7 +1,6 @@
 """Mixed-type tables: column types, per-column likelihoods, output in the input's schema."""
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
 from skaevae.nn._layout import ColumnLayout
 from skaevae.nn._likelihoods import N_MODES, Mixed
-
-TABULAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "tabular"
+from tests._testing import tabular_path
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 
@@ -224,12 +222,11 @@ def test_detector_scores_a_mixed_table_with_one_attribution_per_column():
         OutlierDetector(StandardScaler()).fit(X)
 
 
-@pytest.mark.skipif(not (TABULAR / "penguins.csv").exists(), reason="shared tables absent")
 def test_detector_finds_swapped_species_on_penguins():
     # Real data: rows whose species is swapped for another are found, the
     # species column carries most of their attribution, and the result is as
     # good as a hand-built one-hot path.
-    df = pd.read_csv(TABULAR / "penguins.csv").dropna().reset_index(drop=True)
+    df = pd.read_csv(tabular_path("penguins.csv")).dropna().reset_index(drop=True)
     rng = np.random.default_rng(0)
     X, y = df.copy(), np.zeros(len(df), dtype=int)
     planted = rng.choice(len(X), 20, replace=False)
@@ -254,14 +251,13 @@ def test_detector_finds_swapped_species_on_penguins():
     assert (top == "species").mean() > 0.5
 
 
-@pytest.mark.skipif(not (TABULAR / "Participation.csv").exists(), reason="shared tables absent")
 def test_mixed_vae_beats_one_hot_gaussian_on_held_out_likelihood():
     # Held-out log-likelihood per row, nats, numeric columns in their own
     # units: the per-column likelihoods against a Gaussian VAE on the one-hot,
     # standardised encoding. The latter scores 0/1 indicators and integers as
     # densities, which can exceed 1; on tables with many indicators that
     # inflates its figure (docs/benchmarks.rst), so this table has two.
-    df = pd.read_csv(TABULAR / "Participation.csv")
+    df = pd.read_csv(tabular_path("Participation.csv"))
     order = np.random.default_rng(0).permutation(len(df))
     train, test = df.iloc[order[:600]], df.iloc[order[600:]]
     mixed = VAETransformer(max_iter=40, random_state=0).fit(train)
