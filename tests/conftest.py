@@ -1,14 +1,17 @@
-"""Fixtures shared by the test files (real data, fitted models) and the hypothesis profiles.
+"""Fixtures shared by the test files (real data, fitted models), the hooks that run the suite
+on several pytest-xdist workers, and the hypothesis profiles.
 
 Helpers that test files import (settings, markers, assertions) live in
 ``tests/_testing.py``.
 """
 
 import os
+import pickle
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -26,16 +29,60 @@ def digits_split():
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
+def pytest_configure(config):
+    # Each pytest-xdist worker is a process of its own: torch's default of one
+    # thread per core in every worker would put several threads on each core,
+    # and their waits for each other cost more than the threads gain.
+    n_workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if n_workers is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(n_workers)))
+
+
+def pytest_collection_modifyitems(config, items):
+    # The slow tests first (a stable sort keeps the order within each part):
+    # with several workers they then run beside the many short ones, rather
+    # than alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _fitted_once(name, fit, tmp_path_factory):
+    """``fit()``'s model, fitted once per test run however many workers ask for it.
+
+    The first pytest-xdist worker to ask fits the model and pickles it into
+    the run's shared temporary directory; the others wait for the file and
+    load it (a pickled model gives the original's outputs bit for bit).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return fit()
+    path = tmp_path_factory.getbasetemp().parent / f"{name}.pkl"
+    with FileLock(f"{path}.lock"):
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        model = fit()
+        path.write_bytes(pickle.dumps(model))
+        return model
+
+
 @pytest.fixture(scope="session")
-def default_ae(digits_split):
+def default_ae(digits_split, tmp_path_factory):
     """The default autoencoder at n_components=8, fitted on the digits training split."""
-    return AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
+    return _fitted_once(
+        "default_ae",
+        lambda: AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(
+            digits_split[0]
+        ),
+        tmp_path_factory,
+    )
 
 
 @pytest.fixture(scope="session")
-def default_vae(digits_split):
+def default_vae(digits_split, tmp_path_factory):
     """The default VAE at n_components=8, fitted on the digits training split."""
-    return VAETransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
+    return _fitted_once(
+        "default_vae",
+        lambda: VAETransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0]),
+        tmp_path_factory,
+    )
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ distributed = pytest.importorskip("distributed")
 dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
 joblib = pytest.importorskip("joblib")
 
+# Clusters take seconds to start; the tests share one worker of the test run,
+# so the module's cluster starts once and no two clusters run at a time.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask_cluster")]
+
 
 @pytest.fixture(scope="module")
 def client():
