@@ -3,4 +3,4 @@
 from importlib.util import find_spec
 
 # VAEOverSampler's module imports imbalanced-learn, an optional extra.
-collect_ignore = [] if find_spec("imblearn") else ["skaevae/_oversample.py"]
+collect_ignore = [] if find_spec("imblearn") else ["skaevae/oversample/_sampler.py"]

@@ -1,16 +1,23 @@
-"""Shared fixtures: real data (sklearn's bundled digits) and fitted models."""
+"""Fixtures shared by the test files (real data, fitted models), the hooks that run the suite
+on several pytest-xdist workers, and the hypothesis profiles.
+
+Helpers that test files import (settings, markers, assertions) live in
+``tests/_testing.py``.
+"""
 
 import os
+import pickle
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from skaevae.train._fast import _onednn
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +29,60 @@ def digits_split():
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
+def pytest_configure(config):
+    # Each pytest-xdist worker is a process of its own: torch's default of one
+    # thread per core in every worker would put several threads on each core,
+    # and their waits for each other cost more than the threads gain.
+    n_workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if n_workers is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(n_workers)))
+
+
+def pytest_collection_modifyitems(config, items):
+    # The slow tests first (a stable sort keeps the order within each part):
+    # with several workers they then run beside the many short ones, rather
+    # than alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _fitted_once(name, fit, tmp_path_factory):
+    """``fit()``'s model, fitted once per test run however many workers ask for it.
+
+    The first pytest-xdist worker to ask fits the model and pickles it into
+    the run's shared temporary directory; the others wait for the file and
+    load it (a pickled model gives the original's outputs bit for bit).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return fit()
+    path = tmp_path_factory.getbasetemp().parent / f"{name}.pkl"
+    with FileLock(f"{path}.lock"):
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        model = fit()
+        path.write_bytes(pickle.dumps(model))
+        return model
+
+
 @pytest.fixture(scope="session")
-def default_ae(digits_split):
+def default_ae(digits_split, tmp_path_factory):
     """The default autoencoder at n_components=8, fitted on the digits training split."""
-    return AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
+    return _fitted_once(
+        "default_ae",
+        lambda: AutoencoderTransformer(n_components=8, random_state=0, device="cpu").fit(
+            digits_split[0]
+        ),
+        tmp_path_factory,
+    )
 
 
 @pytest.fixture(scope="session")
-def default_vae(digits_split):
+def default_vae(digits_split, tmp_path_factory):
     """The default VAE at n_components=8, fitted on the digits training split."""
-    return VAETransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0])
+    return _fitted_once(
+        "default_vae",
+        lambda: VAETransformer(n_components=8, random_state=0, device="cpu").fit(digits_split[0]),
+        tmp_path_factory,
+    )
 
 
 @pytest.fixture
@@ -50,19 +101,10 @@ def two_threads():
     torch.set_num_threads(previous)
 
 
-# Tests of the CPU inference path, which runs oneDNN's linear where torch has it.
-needs_onednn = pytest.mark.skipif(
-    not _onednn.available(), reason="torch built without oneDNN's linear"
-)
-
-# Fast settings for behaviour tests: tiny network, few epochs.
-FAST = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
-
-
 @pytest.fixture(params=[AutoencoderTransformer, VAETransformer], ids=["ae", "vae"])
 def fast_estimator(request):
-    """A fast-settings instance of each estimator class."""
-    return request.param(n_components=2, **FAST)
+    """Each estimator class, unfitted, with two codes and ``THREE_EPOCHS_16_UNITS``."""
+    return request.param(n_components=2, **THREE_EPOCHS_16_UNITS)
 
 
 try:
@@ -80,12 +122,3 @@ else:
         "thorough", max_examples=300, deadline=None, suppress_health_check=_relaxed
     )
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def assert_same_rows(alone, together):
-    """A row's outputs alone and among other rows: equal to float32 rounding.
-
-    Vectorised float32 kernels (matrix products, reductions) choose their
-    code path by the number of rows, which moves the last bits.
-    """
-    np.testing.assert_allclose(alone, together, rtol=2e-6, atol=1e-6)

@@ -27,7 +27,7 @@ def fit_linear_autoencoder(X, n_components):
 
 
 def test_linear_autoencoder_matches_pca(digits_split):
-    # Claim 1: a linear AE spans PCA's subspace, so at its optimum its held-out
+    # A linear AE spans PCA's subspace, so at its optimum its held-out
     # reconstruction error equals PCA's at the same n_components.
     X_train, X_test, *_ = digits_split
     pca = PCA(n_components=8).fit(X_train)
@@ -49,7 +49,7 @@ def test_linear_autoencoder_decoder_spans_principal_subspace(digits_split):
 
 
 def test_default_autoencoder_beats_pca(default_ae, digits_split):
-    # Claim 2: the non-linear default reaches at most 0.6x PCA's held-out error.
+    # The non-linear default reaches at most 0.6x PCA's held-out error.
     X_train, X_test, *_ = digits_split
     pca = PCA(n_components=8).fit(X_train)
     assert held_out_error(default_ae, X_test) <= 0.6 * held_out_error(pca, X_test)
@@ -64,15 +64,15 @@ def test_score_is_negative_reconstruction_error(default_ae, digits_split):
 
 
 def test_autoencoder_codes_are_not_standardised(default_ae, digits_split):
-    # Claim 3, the contrast: nothing pulls an autoencoder's codes towards
-    # N(0, I), and on digits they are far from it.
+    # Unlike a VAE's (tests/test_vae.py), nothing pulls an autoencoder's codes
+    # towards N(0, I), and on digits they are far from it.
     Z = default_ae.transform(digits_split[0])
     far_from_standard = (np.abs(Z.mean(axis=0)) > 0.5) | (np.abs(Z.std(axis=0) - 1) > 0.5)
     assert far_from_standard.any()
 
 
 def test_samples_follow_the_data(default_ae, digits_split):
-    # Claim 5 (AE): the two-stage sampler's rows have the data's shape, are
+    # The two-stage sampler's rows have the data's shape, are
     # finite and reproducible, and their moments are closer to the data's than
     # those of a Gaussian with independent features.
     X_train = digits_split[0]

@@ -3,7 +3,8 @@
 Each case names an input a user may pass, the call it goes to and what it
 gets: accepted (and the outputs are finite, of the right shape) or a named
 error with scikit-learn's wording. The table in ``docs/reliability.rst``
-lists the same cases by id.
+lists the same cases by id. The tests after the table check the wording of
+further refusals: of parameters, of input after fit, and of fits that diverge.
 """
 
 import datetime
@@ -12,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 def _X(n=60, d=4):
@@ -40,12 +42,12 @@ def _read_only():
 
 
 def _fit(X, **params):
-    return lambda Estimator: Estimator(**{**FAST, **params}).fit(X)
+    return lambda Estimator: Estimator(**{**THREE_EPOCHS_16_UNITS, **params}).fit(X)
 
 
 def _fitted_then(method, make_X):
     def call(Estimator):
-        est = Estimator(**FAST).fit(_frame())
+        est = Estimator(**THREE_EPOCHS_16_UNITS).fit(_frame())
         return getattr(est, method)(make_X())
 
     return call
@@ -53,7 +55,7 @@ def _fitted_then(method, make_X):
 
 def _fit_array_then_transform(make_X):
     def call(Estimator):
-        return Estimator(**FAST).fit(_X()).transform(make_X())
+        return Estimator(**THREE_EPOCHS_16_UNITS).fit(_X()).transform(make_X())
 
     return call
 
@@ -154,5 +156,94 @@ def test_bad_input(Estimator, call, expected):
 
 def test_memory_mapped_input(tmp_path):
     X = _memmap(tmp_path)
-    Z = AutoencoderTransformer(**FAST).fit(X).transform(X)
+    Z = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(X).transform(X)
     assert np.isfinite(Z).all() and Z.shape == (60, 2)
+
+
+# ------------------------------------- inputs and parameters refused by name
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.array([[1.0, np.nan], [2.0, np.nan], [0.0, np.nan]]), ValueError, "no observed"),
+        (
+            np.array([[1.0, np.inf], [2.0, 3.0], [0.0, 1.0]]),
+            ValueError,
+            "Input X contains infinity",
+        ),
+        (np.array([[1e39, 1.0], [2.0, 3.0], [0.0, 1.0]]), ValueError, "too large for dtype"),
+        (np.array([["a", "b"], ["c", "d"], ["e", "f"]], dtype=object), ValueError, "string"),
+        (np.array([[1 + 1j, 2], [3, 4], [0, 1]]), ValueError, "Complex data not supported"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (np.array([[1.0, 2.0]]), ValueError, "1 sample"),
+        (sp.csr_matrix(np.eye(3)), TypeError, "dense data is required"),
+    ],
+    ids=[
+        "empty-column",
+        "inf",
+        "float32-overflow",
+        "strings",
+        "complex",
+        "empty",
+        "one-row",
+        "sparse",
+    ],
+)
+def test_bad_training_input(fast_estimator, X, error, match):
+    fast_estimator.set_params(n_components=1)
+    with pytest.raises(error, match=match):
+        fast_estimator.fit(X)
+
+
+def test_bad_input_after_fit(fast_estimator, small_X):
+    est = fast_estimator.fit(small_X)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 64 features"):
+        est.transform(small_X[:, :3])
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        est.score_samples(np.full((2, 64), np.inf))
+    with pytest.raises(ValueError, match="expecting 2 features \\(n_components\\)"):
+        est.inverse_transform(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        est.sample(0)
+
+
+def test_n_components_larger_than_features(fast_estimator):
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="n_components=5 must be between 1 and n_features=3"):
+        fast_estimator.set_params(n_components=5).fit(X)
+
+
+def test_invalid_parameters_are_reported_at_fit(fast_estimator, small_X):
+    with pytest.raises(ValueError, match="'activation' parameter"):
+        fast_estimator.set_params(activation="swish").fit(small_X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must contain positive integers"):
+        fast_estimator.set_params(activation="relu", hidden_layer_sizes=(8, 0)).fit(small_X)
+
+
+def test_counts_are_not_booleans_and_callbacks_are_callbacks(fast_estimator, small_X):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    for name in ("n_components", "hidden_layer_sizes", "max_iter", "batch_size"):
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+            clone(fast_estimator).set_params(**{name: True}).fit(small_X)
+    with pytest.raises(ValueError, match="positive integers"):
+        clone(fast_estimator).set_params(hidden_layer_sizes=[8, True]).fit(small_X)
+    fitted = clone(fast_estimator).fit(small_X)
+    with pytest.raises(ValueError, match="positive integer, got True"):
+        fitted.sample(True)
+    with pytest.raises(TypeError, match="skorch Callback instances"):
+        clone(fast_estimator).set_params(callbacks=[object()]).fit(small_X)
+
+
+def test_diverging_run_is_an_error_not_nan_output(fast_estimator, small_X):
+    fast_estimator.set_params(learning_rate_init=1e8, max_iter=20)
+    with pytest.raises(ValueError, match="non-finite .* training diverged"):
+        fast_estimator.fit(small_X)
+
+
+def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, small_X):
+    # Codes at the edge of float32's range overflow in the decoder.
+    est = fast_estimator.set_params(hidden_layer_sizes=(), activation="identity").fit(small_X)
+    with pytest.raises(ValueError, match="inverse_transform produced non-finite values"):
+        est.inverse_transform(np.full((2, 2), 3e38))

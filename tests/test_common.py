@@ -11,24 +11,26 @@ from skaevae import (
 )
 from skaevae.train import _fast
 from skaevae.train._fast import _onednn
+from tests._testing import THREE_EPOCHS_8_UNITS
 from tests.networks import TinyDecoder, TinyEncoder
 
-FAST = {"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0, "device": "cpu"}
-
 ESTIMATORS = [
-    AutoencoderTransformer(**FAST),
-    AutoencoderTransformer(**FAST, init="pca"),
-    VAETransformer(**FAST, kl_warmup=1),
-    VAETransformer(**FAST, kl_warmup=1, init="pca"),
-    OutlierDetector(AutoencoderTransformer(**FAST, n_components=1)),
+    AutoencoderTransformer(**THREE_EPOCHS_8_UNITS),
+    AutoencoderTransformer(**THREE_EPOCHS_8_UNITS, init="pca"),
+    VAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1),
+    VAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1, init="pca"),
+    OutlierDetector(AutoencoderTransformer(**THREE_EPOCHS_8_UNITS, n_components=1)),
     VAEImputer(hidden_layer_sizes=(8,), max_iter=3, n_draws=4, random_state=0, device="cpu"),
-    ConditionalVAETransformer(**FAST, kl_warmup=1),
-    AutoencoderTransformer(**FAST, corruption="masking", sparsity=0.1),
-    VAETransformer(**FAST, kl_warmup=1, corruption="gaussian"),
+    ConditionalVAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1),
+    AutoencoderTransformer(**THREE_EPOCHS_8_UNITS, corruption="masking", sparsity=0.1),
+    VAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1, corruption="gaussian"),
     AutoencoderTransformer(
-        **FAST, encoder=TinyEncoder, encoder_params={"width": 6}, decoder=TinyDecoder
+        **THREE_EPOCHS_8_UNITS,
+        encoder=TinyEncoder,
+        encoder_params={"width": 6},
+        decoder=TinyDecoder,
     ),
-    VAETransformer(**FAST, kl_warmup=1, encoder=TinyEncoder, decoder=TinyDecoder),
+    VAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1, encoder=TinyEncoder, decoder=TinyDecoder),
 ]
 
 _PCA_START_WEIGHTS = (
@@ -45,7 +47,7 @@ _VAE_WEIGHTS = (
     "fits differ although both estimate the same expected loss."
 )
 
-# Checks expected to fail, with the reason a reviewer can weigh.
+# Checks expected to fail, each with the reason it fails.
 # The autoencoder passes the weight check because the check's data fit in one
 # batch; with several batches, repetition would change the batches and the
 # number of steps per epoch, as for MLPRegressor.
@@ -141,7 +143,12 @@ except ImportError:  # pragma: no cover - imbalanced-learn is an optional extra
 if parametrize_with_sampler_checks is not None:
 
     @parametrize_with_sampler_checks(
-        [VAEOverSampler(estimator=ConditionalVAETransformer(**FAST, kl_warmup=1), random_state=0)],
+        [
+            VAEOverSampler(
+                estimator=ConditionalVAETransformer(**THREE_EPOCHS_8_UNITS, kl_warmup=1),
+                random_state=0,
+            )
+        ],
         expected_failed_checks=lambda sampler: {
             "check_samplers_pandas_sparse": (
                 "imbalanced-learn runs this check for every sampler that takes "

@@ -11,9 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skaevae import ConditionalVAETransformer
-from tests.conftest import FAST
-
-CVAE_FAST = {**FAST, "kl_warmup": 1}
+from tests._testing import THREE_EPOCHS_16_UNITS_FULL_KL
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +22,11 @@ def fitted(request):
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X[:300])
     y = y[:300] % 3
-    return ConditionalVAETransformer(n_components=3, **CVAE_FAST).fit(X, y), X, y
+    return (
+        ConditionalVAETransformer(n_components=3, **THREE_EPOCHS_16_UNITS_FULL_KL).fit(X, y),
+        X,
+        y,
+    )
 
 
 def test_conditional_samples_are_recognisable(digits_split):
@@ -88,7 +90,7 @@ def test_sample_classes(fitted):
 
 def test_class_prior_follows_labels_and_weights(small_X):
     y = np.r_[np.zeros(150, int), np.ones(50, int)]
-    cvae = ConditionalVAETransformer(**CVAE_FAST).fit(small_X, y)
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(small_X, y)
     np.testing.assert_allclose(cvae.class_prior_, [0.75, 0.25])
     weight = np.where(y == 1, 3.0, 1.0)
     cvae.fit(small_X, y, sample_weight=weight)
@@ -97,20 +99,22 @@ def test_class_prior_follows_labels_and_weights(small_X):
 
 def test_string_labels_and_bad_targets(small_X):
     y = np.where(np.arange(200) % 2, "cat", "dog")
-    cvae = ConditionalVAETransformer(**CVAE_FAST).fit(small_X, y)
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(small_X, y)
     assert cvae.classes_.tolist() == ["cat", "dog"]
     assert cvae.sample(3, y="cat", random_state=0).shape == (3, small_X.shape[1])
     with pytest.raises(ValueError, match="requires y"):
-        ConditionalVAETransformer(**CVAE_FAST).fit(small_X, None)
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(small_X, None)
     with pytest.raises(ValueError, match="Unknown label type"):
-        ConditionalVAETransformer(**CVAE_FAST).fit(small_X, np.linspace(0, 1, 200))
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(
+            small_X, np.linspace(0, 1, 200)
+        )
     with pytest.raises(ValueError, match="not available"):
-        ConditionalVAETransformer(**CVAE_FAST, init="pca").fit(small_X, y)
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL, init="pca").fit(small_X, y)
 
 
 def test_partial_fit_accumulates_the_prior(small_X):
     y = np.r_[np.zeros(100, int), np.ones(100, int)]
-    cvae = ConditionalVAETransformer(**CVAE_FAST)
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL)
     cvae.partial_fit(small_X[:100], y[:100], classes=[0, 1])
     np.testing.assert_allclose(cvae.class_prior_, [1.0, 0.0])
     cvae.partial_fit(small_X[100:150], y[100:150])
@@ -123,10 +127,14 @@ def test_partial_fit_accumulates_the_prior(small_X):
 
 def test_search_pipeline_and_pickle(small_X):
     y = np.arange(200) % 2
-    search = GridSearchCV(ConditionalVAETransformer(**CVAE_FAST), {"beta": [0.5, 1.0]}, cv=2)
+    search = GridSearchCV(
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL), {"beta": [0.5, 1.0]}, cv=2
+    )
     search.fit(small_X, y)
     assert search.best_params_["beta"] in (0.5, 1.0)
-    pipe = make_pipeline(ConditionalVAETransformer(**CVAE_FAST), LogisticRegression())
+    pipe = make_pipeline(
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL), LogisticRegression()
+    )
     assert pipe.fit(small_X, y).predict(small_X).shape == (200,)
     cvae = search.best_estimator_
     loaded = pickle.loads(pickle.dumps(cvae))
@@ -146,7 +154,7 @@ def test_mixed_table_samples_keep_the_schema():
         }
     )
     y = rng.integers(0, 2, 200)
-    cvae = ConditionalVAETransformer(**CVAE_FAST).fit(df, y)
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(df, y)
     rows = cvae.sample(6, y=1, random_state=0)
     assert list(rows.columns) == ["size", "count", "colour"]
     assert rows.dtypes.equals(df.dtypes)
@@ -155,10 +163,10 @@ def test_mixed_table_samples_keep_the_schema():
 
 def test_unorderable_labels_and_changed_classes_are_clear_errors(small_X):
     with pytest.raises(ValueError, match="cannot be sorted"):
-        ConditionalVAETransformer(**CVAE_FAST).fit(
+        ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).fit(
             small_X, np.array(["a", None] * 100, dtype=object)
         )
-    cvae = ConditionalVAETransformer(**CVAE_FAST).partial_fit(
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL).partial_fit(
         small_X, np.arange(200) % 2, classes=[0, 1]
     )
     with pytest.raises(ValueError, match="not the same as on the first call"):

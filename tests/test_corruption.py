@@ -8,7 +8,7 @@ import torch
 from skaevae import AutoencoderTransformer, VAETransformer
 from skaevae.nn._networks import Corruption
 from skaevae.utils._layout import ColumnLayout
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 def test_gaussian_corruption_adds_noise_of_the_level_to_numeric_columns_only():
@@ -43,7 +43,9 @@ def test_masking_hides_whole_columns_with_their_fill_and_mask():
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_corruption_is_training_only(Estimator, small_X):
-    est = Estimator(**FAST, corruption="gaussian", corruption_level=1.0).fit(small_X)
+    est = Estimator(**THREE_EPOCHS_16_UNITS, corruption="gaussian", corruption_level=1.0).fit(
+        small_X
+    )
     # Inference is deterministic: no noise is added outside training.
     np.testing.assert_array_equal(est.transform(small_X), est.transform(small_X))
     module = est.net_.module_
@@ -55,9 +57,13 @@ def test_corruption_is_training_only(Estimator, small_X):
 
 
 def test_level_zero_trains_as_the_plain_model(small_X):
-    plain = AutoencoderTransformer(**FAST).fit(small_X)
-    zero = AutoencoderTransformer(**FAST, corruption="gaussian", corruption_level=0.0)
-    noisy = AutoencoderTransformer(**FAST, corruption="gaussian", corruption_level=0.5)
+    plain = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(small_X)
+    zero = AutoencoderTransformer(
+        **THREE_EPOCHS_16_UNITS, corruption="gaussian", corruption_level=0.0
+    )
+    noisy = AutoencoderTransformer(
+        **THREE_EPOCHS_16_UNITS, corruption="gaussian", corruption_level=0.5
+    )
     Z = plain.transform(small_X)
     # The same fit up to float32 rounding (the corrupted model takes the
     # plain training step, the plain one may take the fused one) ...
@@ -100,7 +106,7 @@ def test_masking_on_a_mixed_table_with_missing_values():
     )
     df.loc[rng.random(300) < 0.1, "a"] = np.nan
     for Estimator in (AutoencoderTransformer, VAETransformer):
-        est = Estimator(**FAST, corruption="masking", corruption_level=0.3).fit(df)
+        est = Estimator(**THREE_EPOCHS_16_UNITS, corruption="masking", corruption_level=0.3).fit(df)
         assert est.net_.module_.corruption.column.tolist() == [0, 1, 2, 2, 2]
         Z = est.transform(df)
         assert np.isfinite(Z).all()
@@ -109,13 +115,19 @@ def test_masking_on_a_mixed_table_with_missing_values():
 
 def test_masking_level_must_be_below_one(small_X):
     with pytest.raises(ValueError, match="must be below 1"):
-        AutoencoderTransformer(**FAST, corruption="masking", corruption_level=1.0).fit(small_X)
+        AutoencoderTransformer(
+            **THREE_EPOCHS_16_UNITS, corruption="masking", corruption_level=1.0
+        ).fit(small_X)
     # A Gaussian's level is a standard deviation: any non-negative value.
-    AutoencoderTransformer(**FAST, corruption="gaussian", corruption_level=1.5).fit(small_X)
+    AutoencoderTransformer(
+        **THREE_EPOCHS_16_UNITS, corruption="gaussian", corruption_level=1.5
+    ).fit(small_X)
 
 
 def test_corruption_is_part_of_the_network_for_partial_fit(small_X):
-    est = AutoencoderTransformer(**FAST, corruption="gaussian").partial_fit(small_X)
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, corruption="gaussian").partial_fit(
+        small_X
+    )
     est.set_params(corruption_level=0.9)
     with pytest.raises(ValueError, match="corruption_level"):
         est.partial_fit(small_X)

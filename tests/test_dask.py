@@ -9,13 +9,16 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
+from tests._testing import SEEDED_16_UNITS
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
 joblib = pytest.importorskip("joblib")
 
-SMALL = {"hidden_layer_sizes": (16,), "random_state": 0, "device": "cpu"}
+# Clusters take seconds to start; the tests share one worker of the test run,
+# so the module's cluster starts once and no two clusters run at a time.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask_cluster")]
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +50,14 @@ def test_workers_run_torch_on_their_own_thread(client):
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_incremental_trains_on_a_dask_array(client, X, cls):
     X_dask = da.from_array(X, chunks=(150, X.shape[1]))
-    model = dask_ml_wrappers.Incremental(cls(n_components=3, **SMALL), shuffle_blocks=False)
+    model = dask_ml_wrappers.Incremental(
+        cls(n_components=3, **SEEDED_16_UNITS), shuffle_blocks=False
+    )
     model.fit(X_dask)
     fitted = model.estimator_
     assert fitted.n_iter_ == 4
     # The same calls in one process give the same model.
-    local = cls(n_components=3, **SMALL)
+    local = cls(n_components=3, **SEEDED_16_UNITS)
     for block in np.array_split(X, 4):
         local.partial_fit(block)
     np.testing.assert_array_equal(fitted.transform(X), local.transform(X))
@@ -60,14 +65,14 @@ def test_incremental_trains_on_a_dask_array(client, X, cls):
 
 def test_parallel_inference_equals_one_process(client, X):
     X_dask = da.from_array(X, chunks=(150, X.shape[1]))
-    vae = VAETransformer(n_components=3, max_iter=3, **SMALL).fit(X)
+    vae = VAETransformer(n_components=3, max_iter=3, **SEEDED_16_UNITS).fit(X)
     wrapped = dask_ml_wrappers.ParallelPostFit(vae)
     np.testing.assert_array_equal(wrapped.transform(X_dask).compute(), vae.transform(X))
     scores = X_dask.map_blocks(vae.score_samples, drop_axis=1, dtype=np.float64)
     np.testing.assert_array_equal(scores.compute(), vae.score_samples(X))
 
     detector = OutlierDetector(
-        AutoencoderTransformer(n_components=3, max_iter=3, **SMALL), random_state=0
+        AutoencoderTransformer(n_components=3, max_iter=3, **SEEDED_16_UNITS), random_state=0
     ).fit(X)
     labels = dask_ml_wrappers.ParallelPostFit(detector).predict(X_dask).compute()
     np.testing.assert_array_equal(labels, detector.predict(X))
@@ -107,7 +112,9 @@ def test_a_worker_lost_mid_search_raises(X):
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )
-        estimator = AutoencoderTransformer(max_iter=2, callbacks=[ExitInWorker()], **SMALL)
+        estimator = AutoencoderTransformer(
+            max_iter=2, callbacks=[ExitInWorker()], **SEEDED_16_UNITS
+        )
         search = GridSearchCV(estimator, {"n_components": [2, 3]}, cv=2, n_jobs=-1)
         with (
             cluster,
@@ -120,7 +127,7 @@ def test_a_worker_lost_mid_search_raises(X):
 
 
 def test_a_failing_fit_on_the_cluster_names_its_cause(client, X):
-    estimator = AutoencoderTransformer(max_iter=2, **SMALL)
+    estimator = AutoencoderTransformer(max_iter=2, **SEEDED_16_UNITS)
     X_wide = np.hstack([X, np.full((len(X), 1), np.inf, dtype=np.float32)])
     search = GridSearchCV(estimator, {"n_components": [2, 3]}, cv=2, error_score="raise")
     with (

@@ -17,6 +17,9 @@ EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 pytest.importorskip("matplotlib")
 
+# Each script trains its models in full, for up to a minute or two.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(example):

@@ -26,10 +26,8 @@ from skaevae.train import _fast
 from skaevae.train._fast import _chunked_step, _fused_loss, _onednn
 from skaevae.train._fast._fused_loss import MIN_FUSED_TRAINING_ROWS, fused_reconstruction_loss
 from skaevae.train._fast._threads import MIN_ROWS_PER_THREAD_SPLIT, limit_torch_threads, threads_for
+from tests._testing import TWO_CODES_8_UNITS, needs_onednn
 
-from .conftest import needs_onednn
-
-FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 N_ROWS = 16484
 
 needs_fast_paths = pytest.mark.skipif(
@@ -444,7 +442,7 @@ def X_large():
 def test_a_lone_row_gets_exactly_what_a_batch_gives_it(cls, X_large):
     # CPU inference runs oneDNN's linear, whose results do not depend on the
     # number of rows (a single row is computed as one of two).
-    est = cls(**FAST, max_iter=1).fit(X_large[:300])
+    est = cls(**TWO_CODES_8_UNITS, max_iter=1).fit(X_large[:300])
     Z, scores = est.transform(X_large), est.score_samples(X_large)
     for i in (0, 1, 777, N_ROWS - 1):
         np.testing.assert_array_equal(est.transform(X_large[i : i + 1]), Z[i : i + 1])
@@ -502,7 +500,10 @@ def test_threads_rule():
 def test_fit_caps_threads_for_small_batches_and_restores(two_threads, batch_size, expected):
     X = np.random.default_rng(0).standard_normal((2 * MIN_ROWS_PER_THREAD_SPLIT, 4))
     est = AutoencoderTransformer(
-        **FAST, max_iter=1, batch_size=batch_size, callbacks=[("rec", ThreadRecorder())]
+        **TWO_CODES_8_UNITS,
+        max_iter=1,
+        batch_size=batch_size,
+        callbacks=[("rec", ThreadRecorder())],
     ).fit(X)
     assert dict(est.net_.callbacks_)["rec"].threads == {expected}
     assert torch.get_num_threads() == 2
@@ -514,7 +515,7 @@ def test_fit_caps_threads_for_small_batches_and_restores(two_threads, batch_size
 @pytest.mark.parametrize("n_rows, expected", [(100, 1), (MIN_ROWS_PER_THREAD_SPLIT, 2)])
 def test_inference_caps_threads_for_few_rows_and_restores(two_threads, n_rows, expected):
     X = np.random.default_rng(0).standard_normal((n_rows, 4))
-    est = AutoencoderTransformer(**FAST, max_iter=1).fit(X)
+    est = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=1).fit(X)
     seen = []
     handle = est.net_.module_.encoder.register_forward_pre_hook(
         lambda *args: seen.append(torch.get_num_threads())

@@ -11,7 +11,7 @@ import torch
 from skorch.callbacks import Callback, EarlyStopping
 
 from skaevae import AutoencoderTransformer, VAETransformer
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 class InterruptAt(Callback):
@@ -45,7 +45,7 @@ needs_sigint = pytest.mark.skipif(
 @needs_sigint
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_ctrl_c_propagates_out_of_fit(Estimator, small_X):
-    est = Estimator(**{**FAST, "max_iter": 20}, callbacks=[InterruptAt(3)])
+    est = Estimator(**{**THREE_EPOCHS_16_UNITS, "max_iter": 20}, callbacks=[InterruptAt(3)])
     with pytest.raises(KeyboardInterrupt):
         est.fit(small_X)
     # Interrupted before it was ever fitted: still unfitted, nothing half-built.
@@ -56,7 +56,9 @@ def test_ctrl_c_propagates_out_of_fit(Estimator, small_X):
 def test_ctrl_c_in_a_refit_and_partial_fit_keeps_the_model_as_it_was(small_X):
     # The fitted network's callbacks (those of its first fit) interrupt the
     # warm-started fit at its third epoch.
-    vae = VAETransformer(**{**FAST, "max_iter": 20, "kl_warmup": 10}, callbacks=[InterruptAt(23)])
+    vae = VAETransformer(
+        **{**THREE_EPOCHS_16_UNITS, "max_iter": 20, "kl_warmup": 10}, callbacks=[InterruptAt(23)]
+    )
     vae.fit(small_X)
     before = (vae.transform(small_X), vae.n_iter_, list(vae.loss_curve_))
     state = vae.__dict__.copy()
@@ -78,7 +80,9 @@ def test_ctrl_c_stops_a_grid_search(small_X):
     from sklearn.model_selection import GridSearchCV
 
     search = GridSearchCV(
-        AutoencoderTransformer(**FAST, callbacks=[InterruptAt(1)]), {"alpha": [0.0, 1e-4]}, cv=2
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, callbacks=[InterruptAt(1)]),
+        {"alpha": [0.0, 1e-4]},
+        cv=2,
     )
     with pytest.raises(KeyboardInterrupt):
         search.fit(small_X)
@@ -89,19 +93,23 @@ def test_skorch_early_stopping_still_stops_training(small_X):
     # skorch's callbacks stop training by raising KeyboardInterrupt themselves;
     # that is not Ctrl-C, and the fit ends normally.
     stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
-    ae = AutoencoderTransformer(**{**FAST, "max_iter": 50}, callbacks=[stopper]).fit(small_X)
+    ae = AutoencoderTransformer(
+        **{**THREE_EPOCHS_16_UNITS, "max_iter": 50}, callbacks=[stopper]
+    ).fit(small_X)
     assert ae.n_iter_ < 50 and len(ae.loss_curve_) == ae.n_iter_
 
 
 @pytest.mark.parametrize("error", [RuntimeError("callback failed"), KeyError("x")])
 def test_a_callback_that_raises_leaves_the_estimator_as_it_was(error, small_X):
-    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    ae = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(small_X)
     before = ae.transform(small_X)
     with pytest.raises(type(error)):
         ae.set_params(callbacks=[RaiseAt(2, error)]).fit(small_X)
     np.testing.assert_array_equal(ae.transform(small_X), before)
     # A stream whose call fails keeps the state of the last good call.
-    stream = AutoencoderTransformer(**FAST, callbacks=[RaiseAt(5, error)]).fit(small_X)
+    stream = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, callbacks=[RaiseAt(5, error)]).fit(
+        small_X
+    )
     stream.partial_fit(small_X)
     good = stream.transform(small_X)
     with pytest.raises(type(error)):
@@ -112,7 +120,9 @@ def test_a_callback_that_raises_leaves_the_estimator_as_it_was(error, small_X):
 
 def _fit_codes(seed, X):
     Estimator = (AutoencoderTransformer, VAETransformer)[seed % 2]
-    est = Estimator(**{**FAST, "max_iter": 10, "batch_size": 16, "random_state": seed})
+    est = Estimator(
+        **{**THREE_EPOCHS_16_UNITS, "max_iter": 10, "batch_size": 16, "random_state": seed}
+    )
     return est.fit(X).transform(X)
 
 
@@ -130,7 +140,7 @@ def test_fits_in_threads_equal_sequential_fits_and_leave_the_rng_alone(small_X):
 def test_a_diverging_fit_names_the_cause_and_the_remedy():
     X = np.random.default_rng(0).normal(size=(100, 4)) * 1e18
     with pytest.raises(ValueError, match="diverged.*StandardScaler.*learning_rate_init"):
-        AutoencoderTransformer(**FAST).fit(X)
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(X)
 
 
 def test_a_resumed_call_failing_after_training_rolls_the_network_back(small_X):
@@ -138,7 +148,7 @@ def test_a_resumed_call_failing_after_training_rolls_the_network_back(small_X):
 
     from sklearn.exceptions import ConvergenceWarning
 
-    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    ae = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(small_X)
     before = (ae.transform(small_X), len(ae.net_.history))
     ae.set_params(warm_start=True)
     with warnings.catch_warnings():
@@ -182,7 +192,7 @@ def test_a_handler_that_does_not_raise_leaves_early_stopping_alone(small_X):
     previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
         ae = AutoencoderTransformer(
-            **{**FAST, "max_iter": 50},
+            **{**THREE_EPOCHS_16_UNITS, "max_iter": 50},
             learning_rate_init=1e-9,
             n_iter_no_change=3,
             callbacks=[InterruptAt(1)],

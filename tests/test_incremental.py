@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from skaevae import AutoencoderTransformer, VAETransformer
-
-from .conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 
@@ -24,7 +23,7 @@ def _held_out_mse(model, X):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_each_call_is_one_pass(cls, small_X):
-    model = cls(n_components=2, **FAST)
+    model = cls(n_components=2, **THREE_EPOCHS_16_UNITS)
     for i, chunk in enumerate(_chunks(small_X, 4), start=1):
         model.partial_fit(chunk)
         assert model.n_iter_ == i
@@ -40,7 +39,7 @@ def test_each_call_is_one_pass(cls, small_X):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_a_sequence_of_calls_is_reproducible(cls, small_X):
     def run():
-        model = cls(n_components=2, **FAST)
+        model = cls(n_components=2, **THREE_EPOCHS_16_UNITS)
         for _ in range(2):
             for chunk in _chunks(small_X, 3):
                 model.partial_fit(chunk)
@@ -57,7 +56,12 @@ def test_a_sequence_of_calls_is_reproducible(cls, small_X):
 def test_partial_fit_learns_about_as_well_as_fit(digits_split):
     # Twenty passes in four chunks against fit's twenty epochs, on held-out rows.
     X_train, X_test = digits_split[:2]
-    params = {**FAST, "hidden_layer_sizes": (64,), "max_iter": 20, "n_iter_no_change": 20}
+    params = {
+        **THREE_EPOCHS_16_UNITS,
+        "hidden_layer_sizes": (64,),
+        "max_iter": 20,
+        "n_iter_no_change": 20,
+    }
     fitted = AutoencoderTransformer(n_components=8, **params).fit(X_train)
     streamed = AutoencoderTransformer(n_components=8, **params)
     for _ in range(20):
@@ -70,7 +74,7 @@ def test_partial_fit_learns_about_as_well_as_fit(digits_split):
 
 def test_code_statistics_are_running_sums(small_X):
     # Each chunk's codes enter the mean and covariance under the network of its call.
-    model = AutoencoderTransformer(n_components=3, **FAST)
+    model = AutoencoderTransformer(n_components=3, **THREE_EPOCHS_16_UNITS)
     first, second = small_X[:120], small_X[120:]
     model.partial_fit(first)
     codes_first = copy.deepcopy(model).transform(first)
@@ -86,7 +90,7 @@ def test_fill_of_missing_entries_is_the_running_mean(cls, small_X):
     X[np.random.default_rng(0).random(X.shape) < 0.2] = np.nan
     X[:, 0] = np.where(np.arange(len(X)) < 100, np.nan, X[:, 0])
     X[0, 0] = 1.0  # the first chunk observes column 0 once
-    model = cls(n_components=2, **FAST)
+    model = cls(n_components=2, **THREE_EPOCHS_16_UNITS)
     for chunk in _chunks(X, 2):
         model.partial_fit(chunk)
     with np.errstate(invalid="ignore"):
@@ -103,7 +107,7 @@ def test_fill_of_missing_entries_is_the_running_mean(cls, small_X):
 
 
 def test_kl_warmup_counts_calls(small_X):
-    model = VAETransformer(n_components=2, kl_warmup=4, **FAST)
+    model = VAETransformer(n_components=2, kl_warmup=4, **THREE_EPOCHS_16_UNITS)
     for chunk in _chunks(small_X, 6):
         model.partial_fit(chunk)
     weights = list(model.net_.history[:, "kl_weight"])
@@ -113,7 +117,7 @@ def test_kl_warmup_counts_calls(small_X):
 
 
 def test_first_call_needs_two_rows_later_ones_one(small_X):
-    model = AutoencoderTransformer(n_components=2, **FAST)
+    model = AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS)
     with pytest.raises(ValueError, match="minimum of 2 is required"):
         model.partial_fit(small_X[:1])
     model.partial_fit(small_X[:10]).partial_fit(small_X[10:11])
@@ -122,7 +126,7 @@ def test_first_call_needs_two_rows_later_ones_one(small_X):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_bad_chunks_are_refused(cls, small_X):
-    model = cls(n_components=2, **FAST).partial_fit(small_X)
+    model = cls(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(small_X)
     with pytest.raises(ValueError, match="X has 63 features, but .* is expecting 64"):
         model.partial_fit(small_X[:, 1:])
     with pytest.raises(ValueError, match="no observed value"):
@@ -133,14 +137,14 @@ def test_bad_chunks_are_refused(cls, small_X):
     assert model.n_iter_ == 1
 
     frame = pd.DataFrame(small_X[:, :4], columns=list("abcd"))
-    named = cls(n_components=2, **FAST).partial_fit(frame)
+    named = cls(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(frame)
     with pytest.raises(ValueError, match="feature names"):
         named.partial_fit(frame.rename(columns={"a": "z"}))
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_structural_parameters_cannot_change(cls, small_X):
-    model = cls(n_components=2, **FAST).partial_fit(small_X)
+    model = cls(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(small_X)
     model.set_params(n_components=3)
     with pytest.raises(ValueError, match="built with n_components=2; got n_components=3"):
         model.partial_fit(small_X)
@@ -159,7 +163,9 @@ def test_structural_parameters_cannot_change(cls, small_X):
 
 
 def test_partial_fit_after_early_stopping_fit(small_X):
-    model = AutoencoderTransformer(n_components=2, early_stopping=True, **FAST).fit(small_X)
+    model = AutoencoderTransformer(
+        n_components=2, early_stopping=True, **THREE_EPOCHS_16_UNITS
+    ).fit(small_X)
     n_iter = model.n_iter_
     model.partial_fit(small_X)
     # No rows held out and no restore of an earlier epoch's weights.
@@ -170,7 +176,7 @@ def test_partial_fit_after_early_stopping_fit(small_X):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_warm_start_continues_training(cls, small_X):
-    params = {**FAST, "max_iter": 4, "n_iter_no_change": 4}
+    params = {**THREE_EPOCHS_16_UNITS, "max_iter": 4, "n_iter_no_change": 4}
     model = cls(n_components=2, warm_start=True, **params).fit(small_X)
     weights = copy.deepcopy(model.net_.module_.state_dict())
     loss = model.loss_curve_[-1]
@@ -186,7 +192,7 @@ def test_warm_start_continues_training(cls, small_X):
 
 
 def test_warm_start_with_early_stopping_judges_its_own_epochs(small_X):
-    params = {**FAST, "max_iter": 3}
+    params = {**THREE_EPOCHS_16_UNITS, "max_iter": 3}
     model = AutoencoderTransformer(n_components=2, early_stopping=True, warm_start=True, **params)
     model.fit(small_X).fit(small_X)
     assert model.n_iter_ == 6
@@ -200,13 +206,13 @@ def test_mixed_table_in_chunks():
     colour = pd.Categorical(rng.choice(["red", "green", "blue"], n))
     frame = pd.DataFrame({"x": rng.normal(size=n), "colour": colour})
     frame["y"] = frame["x"] * 2 + (frame["colour"] == "red") + rng.normal(0, 0.1, n)
-    model = VAETransformer(n_components=2, **FAST)
+    model = VAETransformer(n_components=2, **THREE_EPOCHS_16_UNITS)
     # The first chunk lacks "blue"; its dtype declares it.
     first = frame[frame["colour"] != "blue"].iloc[:100]
     model.partial_fit(first)
     model.partial_fit(frame.iloc[100:])
     assert list(model.sample(5, random_state=0).columns) == ["x", "colour", "y"]
-    plain = VAETransformer(n_components=2, **FAST)
+    plain = VAETransformer(n_components=2, **THREE_EPOCHS_16_UNITS)
     plain.partial_fit(first.astype({"colour": str}))
     with pytest.raises(ValueError, match="unknown categories \\['blue'\\]"):
         plain.partial_fit(frame.astype({"colour": str}))
@@ -214,7 +220,7 @@ def test_mixed_table_in_chunks():
 
 def test_sample_weight_is_used(small_X):
     weight = np.r_[np.ones(100), np.zeros(100)]
-    model = AutoencoderTransformer(n_components=2, **FAST).partial_fit(small_X)
+    model = AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(small_X)
     other = copy.deepcopy(model)
     model.partial_fit(small_X, sample_weight=weight)
     other.partial_fit(small_X)
@@ -225,7 +231,7 @@ def test_sample_weight_is_used(small_X):
 def test_a_pickled_model_continues_as_the_original(cls, small_X):
     import pickle
 
-    model = cls(n_components=2, **FAST).partial_fit(small_X[:100])
+    model = cls(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(small_X[:100])
     copy_ = pickle.loads(pickle.dumps(model))
     model.partial_fit(small_X[100:])
     copy_.partial_fit(small_X[100:])
@@ -234,7 +240,9 @@ def test_a_pickled_model_continues_as_the_original(cls, small_X):
 
 def test_a_failed_or_refused_call_changes_nothing(small_X):
     def model():
-        return AutoencoderTransformer(n_components=2, **FAST).partial_fit(small_X[:100])
+        return AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS).partial_fit(
+            small_X[:100]
+        )
 
     failed = model()
     with pytest.raises(ValueError, match="non-finite"):
@@ -251,9 +259,43 @@ def test_a_failed_or_refused_call_changes_nothing(small_X):
 
 
 def test_small_chunks_with_early_stopping_set(small_X):
-    model = AutoencoderTransformer(n_components=2, early_stopping=True, **FAST).fit(small_X)
+    model = AutoencoderTransformer(
+        n_components=2, early_stopping=True, **THREE_EPOCHS_16_UNITS
+    ).fit(small_X)
     model.partial_fit(small_X[:2])
     assert model.n_iter_ >= 2
     # fit with warm_start still needs two rows.
     with pytest.raises(ValueError, match="minimum of 2 is required"):
         model.set_params(warm_start=True, early_stopping=False).fit(small_X[:1])
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
+def test_incremental_fit_continues_the_network(cls, small_X):
+    # _fit(incremental=True) is MLPRegressor.partial_fit's step: one epoch of
+    # the fitted network on new rows; a plain fit starts again.
+    est = cls(n_components=2, **THREE_EPOCHS_16_UNITS, early_stopping=True)
+    est._fit(small_X[:50], incremental=True)
+    net, first = est.net_, [p.detach().clone() for p in est.net_.module_.parameters()]
+    assert est.n_iter_ == 1 and net.batch_size == 50
+    est._fit(small_X[50:], incremental=True)
+    assert est.net_ is net and est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    # Each pass trains on all its rows (no validation split) in batches of its size.
+    assert net.history[-1, "train_batch_count"] == 1 and net.batch_size == 150
+    assert est.validation_loss_curve_ is None
+    assert any(not torch.equal(a, b) for a, b in zip(first, net.module_.parameters(), strict=True))
+    with pytest.raises(ValueError, match="features"):
+        est._fit(small_X[:, :10], incremental=True)
+    est.fit(small_X)
+    assert est.net_ is not net and est.n_iter_ == THREE_EPOCHS_16_UNITS["max_iter"]
+
+
+def test_incremental_fits_keep_running_moments_of_the_codes(small_X):
+    # The code mean and covariance cover every row seen, each encoded by the
+    # network of the pass that saw it, as IncrementalPCA's running statistics.
+    est = AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS)
+    est._fit(small_X[:120], incremental=True)
+    Z_first = est.transform(small_X[:120])
+    est._fit(small_X[120:], incremental=True)
+    Z = np.vstack([Z_first, est.transform(small_X[120:])])
+    np.testing.assert_allclose(est.latent_mean_, Z.mean(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.latent_covariance_, np.cov(Z.T), rtol=1e-8, atol=1e-12)

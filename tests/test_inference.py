@@ -11,8 +11,8 @@ from skaevae import AutoencoderTransformer, VAETransformer
 from skaevae.models import _inference
 from skaevae.models._inference import tensor_batches
 from skaevae.utils._memory import inference_batch_rows
+from tests._testing import THREE_EPOCHS_16_UNITS, TWO_CODES_8_UNITS
 
-FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
 # The fitted autoencoder's widest layer is its 16 inputs, 64 bytes a row in
 # float32: half a MiB of working memory holds batches of 8192 rows.
 INFERENCE_BATCH_SIZE = 8192
@@ -29,7 +29,7 @@ def working_memory():
 @pytest.fixture(scope="module")
 def fitted():
     X = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
-    return AutoencoderTransformer(**FAST, max_iter=2).fit(X)
+    return AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=2).fit(X)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_inference_batches_are_bounded(fitted, X_large):
 
 def test_sample_batches_are_bounded():
     X = np.random.default_rng(0).standard_normal((300, 4)).astype(np.float32)
-    vae = VAETransformer(**FAST, max_iter=1, kl_warmup=0).fit(X)
+    vae = VAETransformer(**TWO_CODES_8_UNITS, max_iter=1, kl_warmup=0).fit(X)
     rows = _batch_rows(vae.net_.module_.decoder, lambda: vae.sample(N_ROWS, random_state=0))
     batch = inference_batch_rows(vae._activation_bytes(), N_ROWS, "cpu")
     assert batch < N_ROWS
@@ -175,7 +175,7 @@ def test_the_exact_output_pass_runs_only_when_a_batch_sum_is_not_finite(
 ):
     # The output is summed batch by batch while in cache; the whole-array
     # check (which counts the bad rows) runs only when a sum is not finite.
-    est = AutoencoderTransformer(**FAST, max_iter=1).fit(X_large[:300])
+    est = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=1).fit(X_large[:300])
     est.transform(X_large)
     assert exact_output_passes == []
     code_layer = est.net_.module_.encoder[-1]
@@ -216,9 +216,19 @@ def test_large_finite_values_whose_sum_overflows_pass(fitted):
 
 def test_vae_scoring_batches_hold_the_importance_draws():
     X = np.random.default_rng(0).standard_normal((1200, 4)).astype(np.float32)
-    vae = VAETransformer(**FAST, max_iter=1, kl_warmup=0).fit(X)
+    vae = VAETransformer(**TWO_CODES_8_UNITS, max_iter=1, kl_warmup=0).fit(X)
     rows = _batch_rows(vae.net_.module_.trunk, lambda: vae.score_samples(X))
     # Each row is decoded once per importance draw.
     batch = inference_batch_rows(64 * vae._activation_bytes(), len(X), "cpu")
     assert max(rows) == batch < inference_batch_rows(vae._activation_bytes(), len(X), "cpu")
     assert sum(rows) == len(X)
+
+
+def test_transform_is_batched_without_changing_results(small_X):
+    # More rows than one inference batch: results equal row-by-row slices.
+    est = AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS).fit(small_X)
+    batch = inference_batch_rows(est._activation_bytes(), 10**9, "cpu")
+    X = np.tile(small_X, (batch // len(small_X) + 2, 1))
+    Z = est.transform(X)
+    np.testing.assert_allclose(Z[: len(small_X)], est.transform(small_X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[-len(small_X) :], est.transform(small_X), rtol=1e-5, atol=1e-6)

@@ -1,7 +1,6 @@
 """Missing values: training on the observed entries, encoding and scoring with holes, imputing."""
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, OutlierDetector, VAEImputer, VAETransformer
-
-ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
-FAST = {"hidden_layer_sizes": (32,), "random_state": 0, "device": "cpu"}
+from tests._testing import SEEDED_32_UNITS, adbench_path, tabular_path
 
 
 def _holes(X, p, seed=0):
@@ -42,7 +39,9 @@ def test_codes_read_the_observed_entries(cls, wine):
     # reconstruction at the missing entries beats the column means (0 here,
     # the standardised data's mean) on a real table.
     X, X_missing, mask = wine
-    model = cls(n_components=4, max_iter=150, n_iter_no_change=150, **FAST).fit(X_missing)
+    model = cls(n_components=4, max_iter=150, n_iter_no_change=150, **SEEDED_32_UNITS).fit(
+        X_missing
+    )
     assert model._module.entries.missing_input is not None
     codes = model.transform(X_missing)
     assert np.isfinite(codes).all()
@@ -59,7 +58,7 @@ def test_the_loss_ignores_what_is_under_a_hole(cls, wine):
     from skaevae.nn._batch import Batch
 
     _, X_missing, mask = wine
-    model = cls(max_iter=2, **FAST).fit(X_missing)
+    model = cls(max_iter=2, **SEEDED_32_UNITS).fit(X_missing)
     net = model.net_
     net.module_.eval()
     net.criterion_.eval()
@@ -79,7 +78,7 @@ def test_the_loss_ignores_what_is_under_a_hole(cls, wine):
 
 def test_autoencoder_score_is_the_mean_over_observed_entries(wine):
     X, X_missing, _ = wine
-    ae = AutoencoderTransformer(n_components=3, max_iter=20, **FAST).fit(X_missing)
+    ae = AutoencoderTransformer(n_components=3, max_iter=20, **SEEDED_32_UNITS).fit(X_missing)
     row = X[:1].copy()
     reconstruction = ae.inverse_transform(ae.transform(row))
     errors = (row - reconstruction) ** 2
@@ -90,7 +89,7 @@ def test_autoencoder_score_is_the_mean_over_observed_entries(wine):
 def test_pca_start_on_data_with_holes(wine):
     _, X_missing, _ = wine
     for cls in (AutoencoderTransformer, VAETransformer):
-        model = cls(n_components=3, max_iter=3, init="pca", **FAST).fit(X_missing)
+        model = cls(n_components=3, max_iter=3, init="pca", **SEEDED_32_UNITS).fit(X_missing)
         assert np.isfinite(model.transform(X_missing)).all()
 
 
@@ -99,8 +98,8 @@ def test_errors_for_missing_data(wine):
     X = X_missing.copy()
     X[:, 2] = np.nan
     with pytest.raises(ValueError, match=r"Columns \[2\] of X have no observed value"):
-        VAETransformer(max_iter=2, **FAST).fit(X)
-    model = VAETransformer(max_iter=2, **FAST).fit(X_missing)
+        VAETransformer(max_iter=2, **SEEDED_32_UNITS).fit(X)
+    model = VAETransformer(max_iter=2, **SEEDED_32_UNITS).fit(X_missing)
     X = X_missing[:3].copy()
     X[0, 0] = np.inf
     with pytest.raises(ValueError, match="Input X contains infinity"):
@@ -124,11 +123,11 @@ def test_mixed_table_with_holes():
     holes.loc[rng.random(n) < 0.2, "x"] = np.nan
     holes.loc[rng.random(n) < 0.2, "group"] = np.nan
     holes.loc[rng.random(n) < 0.2, "count"] = pd.NA
-    vae = VAETransformer(max_iter=5, **FAST).fit(holes)
+    vae = VAETransformer(max_iter=5, **SEEDED_32_UNITS).fit(holes)
     assert vae.column_types_ == {"x": "continuous", "group": "categorical", "count": "integer"}
     assert np.isfinite(vae.score_samples(holes)).all()
     assert np.isfinite(vae.transform(holes)).all()
-    ae = AutoencoderTransformer(max_iter=5, **FAST).fit(holes)
+    ae = AutoencoderTransformer(max_iter=5, **SEEDED_32_UNITS).fit(holes)
     assert np.isfinite(ae.score_samples(holes)).all()
 
 
@@ -215,11 +214,10 @@ def test_imputer_in_pipeline_and_grid_search():
     assert search.best_params_["vaeimputer__n_components"] in (2, 4)
 
 
-@pytest.mark.skipif(not (ROOT / "tabular" / "penguins.csv").exists(), reason="shared data absent")
 def test_imputer_fills_categories_of_a_real_table():
     # Penguins: species follows from the bill and flipper measurements, so a
     # hole in species is filled far better than by its most frequent value.
-    df = pd.read_csv(ROOT / "tabular" / "penguins.csv").dropna().reset_index(drop=True)
+    df = pd.read_csv(tabular_path("penguins.csv")).dropna().reset_index(drop=True)
     rng = np.random.default_rng(0)
     holes = df.copy()
     hidden = rng.random(len(df)) < 0.3
@@ -241,10 +239,7 @@ def test_imputer_fills_categories_of_a_real_table():
 
 
 def test_detector_with_holes_on_real_data():
-    path = ROOT / "adbench" / "6_cardio.npz"
-    if not path.exists():
-        pytest.skip("shared data absent")
-    data = np.load(path)
+    data = np.load(adbench_path("6_cardio.npz"))
     X, y = StandardScaler().fit_transform(data["X"]), data["y"]
     complete = roc_auc_score(y, -OutlierDetector(random_state=0).fit(X).score_samples(X))
     X_missing, _ = _holes(X, 0.2)

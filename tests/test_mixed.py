@@ -1,7 +1,7 @@
 """Mixed-type tables: column types, per-column likelihoods, output in the input's schema."""
 
+import copy
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
 from skaevae.nn._likelihoods import N_MODES, Mixed
 from skaevae.utils._layout import ColumnLayout
-
-TABULAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "tabular"
+from tests._testing import tabular_path
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 
@@ -41,9 +40,22 @@ def _fit(cls, X, **params):
     return cls(n_components=2, max_iter=15, random_state=0, **params).fit(X)
 
 
+@pytest.fixture(scope="module")
+def table_model():
+    """``_fit(cls, _table())`` for each class, fitted once for the tests that only read it."""
+    models = {}
+
+    def get(cls):
+        if cls not in models:
+            models[cls] = _fit(cls, _table())
+        return models[cls]
+
+    return get
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_types_are_inferred_from_dtypes(cls):
-    model = _fit(cls, _table())
+def test_types_are_inferred_from_dtypes(cls, table_model):
+    model = table_model(cls)
     assert model.column_types_ == {
         "x": "continuous",
         "count": "integer",
@@ -56,9 +68,9 @@ def test_types_are_inferred_from_dtypes(cls):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_sample_and_inverse_transform_keep_the_schema(cls):
+def test_sample_and_inverse_transform_keep_the_schema(cls, table_model):
     X = _table()
-    model = _fit(cls, X)
+    model = table_model(cls)
     for out in (model.sample(200, random_state=0), model.inverse_transform(model.transform(X))):
         assert isinstance(out, pd.DataFrame)
         assert list(out.columns) == list(X.columns)
@@ -86,8 +98,8 @@ def test_vae_samples_follow_the_categories_and_their_link_to_numbers():
     assert abs(synthetic["count"].mean() - X["count"].mean()) < 0.5
 
 
-def test_sampling_is_reproducible_and_leaves_global_rng_alone():
-    model = _fit(VAETransformer, _table())
+def test_sampling_is_reproducible_and_leaves_global_rng_alone(table_model):
+    model = table_model(VAETransformer)
     torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
     a = model.sample(50, random_state=3)
     b = model.sample(50, random_state=3)
@@ -98,12 +110,12 @@ def test_sampling_is_reproducible_and_leaves_global_rng_alone():
     pd.testing.assert_frame_equal(refit.sample(50, random_state=3), a)
 
 
-def test_score_samples_is_log_likelihood_in_the_columns_units():
+def test_score_samples_is_log_likelihood_in_the_columns_units(table_model):
     # Rescaling a continuous column by c shifts each row's log-density by
     # -log(c); the model is otherwise unchanged (it standardises inside).
     X = _table()
     scaled = X.assign(x=X["x"] * 1000.0)
-    a = _fit(VAETransformer, X).score_samples(X)
+    a = table_model(VAETransformer).score_samples(X)
     b = _fit(VAETransformer, scaled).score_samples(scaled)
     np.testing.assert_allclose(b, a - np.log(1000.0), atol=1e-3)
 
@@ -142,9 +154,9 @@ def test_mixed_likelihood_matches_torch_distributions():
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_unseen_category_and_changed_dtype_are_clear_errors(cls):
+def test_unseen_category_and_changed_dtype_are_clear_errors(cls, table_model):
     X = _table()
-    model = _fit(cls, X)
+    model = table_model(cls)
     unseen = X.head(3).assign(label=["yes", "maybe", "no"])
     with pytest.raises(ValueError, match="unknown categories \\['maybe'\\] in column 'label'"):
         model.transform(unseen)
@@ -200,9 +212,9 @@ def test_numeric_frames_and_arrays_are_unchanged():
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_clone_pickle_and_grid_search(cls):
+def test_clone_pickle_and_grid_search(cls, table_model):
     X = _table()
-    model = _fit(cls, X)
+    model = table_model(cls)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.transform(X), model.transform(X))
     np.testing.assert_array_equal(clone(model).fit(X).score_samples(X), model.score_samples(X))
@@ -224,12 +236,11 @@ def test_detector_scores_a_mixed_table_with_one_attribution_per_column():
         OutlierDetector(StandardScaler()).fit(X)
 
 
-@pytest.mark.skipif(not (TABULAR / "penguins.csv").exists(), reason="shared tables absent")
 def test_detector_finds_swapped_species_on_penguins():
     # Real data: rows whose species is swapped for another are found, the
     # species column carries most of their attribution, and the result is as
     # good as a hand-built one-hot path.
-    df = pd.read_csv(TABULAR / "penguins.csv").dropna().reset_index(drop=True)
+    df = pd.read_csv(tabular_path("penguins.csv")).dropna().reset_index(drop=True)
     rng = np.random.default_rng(0)
     X, y = df.copy(), np.zeros(len(df), dtype=int)
     planted = rng.choice(len(X), 20, replace=False)
@@ -254,14 +265,13 @@ def test_detector_finds_swapped_species_on_penguins():
     assert (top == "species").mean() > 0.5
 
 
-@pytest.mark.skipif(not (TABULAR / "Participation.csv").exists(), reason="shared tables absent")
 def test_mixed_vae_beats_one_hot_gaussian_on_held_out_likelihood():
     # Held-out log-likelihood per row, nats, numeric columns in their own
     # units: the per-column likelihoods against a Gaussian VAE on the one-hot,
     # standardised encoding. The latter scores 0/1 indicators and integers as
     # densities, which can exceed 1; on tables with many indicators that
     # inflates its figure (docs/benchmarks.rst), so this table has two.
-    df = pd.read_csv(TABULAR / "Participation.csv")
+    df = pd.read_csv(tabular_path("Participation.csv"))
     order = np.random.default_rng(0).permutation(len(df))
     train, test = df.iloc[order[:600]], df.iloc[order[600:]]
     mixed = VAETransformer(max_iter=40, random_state=0).fit(train)
@@ -314,12 +324,12 @@ def test_values_come_back_in_the_columns_range_and_precision():
     assert declared.column_types_["rating"] == "continuous"
 
 
-def test_too_few_rows_and_an_array_after_a_frame():
+def test_too_few_rows_and_an_array_after_a_frame(table_model):
     X = _table()
     for rows in (0, 1):
         with pytest.raises(ValueError, match=f"Found array with {rows} sample"):
             _fit(VAETransformer, X.head(rows))
-    model = _fit(VAETransformer, X)
+    model = table_model(VAETransformer)
     # An array with the fitted columns in order, as scikit-learn allows (with
     # its warning about feature names).
     with pytest.warns(UserWarning, match="valid feature names"):
@@ -362,9 +372,10 @@ def test_integer_column_with_a_wide_range_trains():
     assert np.isfinite(vae.score_samples(X)).all()
 
 
-def test_a_failed_refit_leaves_the_fitted_model_as_it_was():
+def test_a_failed_refit_leaves_the_fitted_model_as_it_was(table_model):
     X = _table()
-    vae = _fit(VAETransformer, X)
+    # A copy: the failed refit below changes the model's parameters.
+    vae = copy.deepcopy(table_model(VAETransformer))
     before = vae.transform(X)
     numeric = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) ** 2})
     with pytest.raises(ValueError, match="n_components"):
@@ -374,9 +385,9 @@ def test_a_failed_refit_leaves_the_fitted_model_as_it_was():
     assert vae.column_types_ is not None and vae.n_features_in_ == X.shape[1]
 
 
-def test_no_rows_after_fit_is_an_error():
+def test_no_rows_after_fit_is_an_error(table_model):
     X = _table()
-    vae = _fit(VAETransformer, X)
+    vae = table_model(VAETransformer)
     detector = OutlierDetector(random_state=0).fit(X)
     for method in (vae.transform, vae.score_samples, detector.predict):
         with pytest.raises(ValueError, match="Found array with 0 sample"):

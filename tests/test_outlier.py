@@ -2,7 +2,6 @@
 
 import functools
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,9 +22,7 @@ from skaevae.outlier._defaults import _WeightedPCA
 from skaevae.outlier._scores import mahalanobis_squared
 from skaevae.train import _fast
 from skaevae.train._fast import _onednn
-
-ADBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "adbench"
-FAST = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0, "device": "cpu"}
+from tests._testing import FIVE_EPOCHS_8_UNITS, adbench_path
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +36,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    ae = AutoencoderTransformer(n_components=2, **FAST)
+    ae = AutoencoderTransformer(n_components=2, **FIVE_EPOCHS_8_UNITS)
     return OutlierDetector(make_pipeline(StandardScaler(), ae)).fit(data)
 
 
@@ -93,7 +90,7 @@ def test_random_state_makes_fit_reproducible(data):
 
 @pytest.mark.parametrize("method", ["reconstruction", "combined"])
 def test_attributions_sum_to_reconstruction_term(data, method):
-    ae = AutoencoderTransformer(n_components=2, **FAST)
+    ae = AutoencoderTransformer(n_components=2, **FIVE_EPOCHS_8_UNITS)
     detector = OutlierDetector(ae, method=method).fit(data)
     attributions = detector.feature_attributions(data)
     assert attributions.shape == data.shape
@@ -197,7 +194,9 @@ def test_any_estimator_with_score_samples(data):
     np.testing.assert_allclose(
         detector.score_samples(data), detector.estimator_.score_samples(data)
     )
-    vae = make_pipeline(StandardScaler(), VAETransformer(n_components=2, **FAST, kl_warmup=1))
+    vae = make_pipeline(
+        StandardScaler(), VAETransformer(n_components=2, **FIVE_EPOCHS_8_UNITS, kl_warmup=1)
+    )
     detector = OutlierDetector(vae, method="estimator", support_fraction=None).fit(data)
     np.testing.assert_allclose(
         detector.score_samples(data), detector.estimator_.score_samples(data)
@@ -215,7 +214,9 @@ def test_support_fraction_drops_worst_rows(data):
 def test_sample_weight_reaches_the_estimator(data):
     weight = np.ones(len(data))
     weight[:100] = 0.0
-    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(n_components=2, **FAST))
+    pipe = make_pipeline(
+        StandardScaler(), AutoencoderTransformer(n_components=2, **FIVE_EPOCHS_8_UNITS)
+    )
     weighted = OutlierDetector(pipe, support_fraction=None).fit(data, sample_weight=weight)
     scaler = weighted.estimator_[0]
     np.testing.assert_allclose(scaler.mean_, data[100:].mean(axis=0))
@@ -254,10 +255,7 @@ def test_errors(data):
 
 
 def test_separates_anomalies_on_adbench_wbc():
-    path = ADBENCH / "42_WBC.npz"
-    if not path.exists():
-        pytest.skip(f"ADBench data not found at {ADBENCH} (shared/ beside the clone)")
-    data = np.load(path)
+    data = np.load(adbench_path("42_WBC.npz"))
     X, y = data["X"], data["y"]
     detector = OutlierDetector(random_state=0).fit(X)
     assert roc_auc_score(y, -detector.score_samples(X)) > 0.9
@@ -356,7 +354,7 @@ def test_routing_gives_sample_weight_to_the_steps_that_request_it(data):
 
 def test_routing_raises_for_an_unrequested_sample_weight(data):
     weight = _zero_weight(data)
-    ae = AutoencoderTransformer(n_components=2, **FAST)
+    ae = AutoencoderTransformer(n_components=2, **FIVE_EPOCHS_8_UNITS)
     with sklearn.config_context(enable_metadata_routing=True):
         with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
             OutlierDetector(make_pipeline(StandardScaler(), _WeightedPCA(2))).fit(
@@ -427,7 +425,9 @@ def test_one_gross_outlier_in_training_is_scored_not_an_error(data):
     far[0, 0] = 1e39
     assert detector.predict(far)[0] == -1
     # An estimator without a scaler meets float32's limit on raw values.
-    raw = OutlierDetector(AutoencoderTransformer(n_components=2, **FAST), random_state=0)
+    raw = OutlierDetector(
+        AutoencoderTransformer(n_components=2, **FIVE_EPOCHS_8_UNITS), random_state=0
+    )
     raw.fit(data * 1e10)
     assert raw.score_samples(far)[0] == -np.inf
 

@@ -14,9 +14,11 @@ pytest.importorskip("imblearn")
 from imblearn.pipeline import make_pipeline  # noqa: E402
 
 from skaevae import ConditionalVAETransformer, VAEOverSampler  # noqa: E402
-from tests.conftest import FAST  # noqa: E402
+from tests._testing import THREE_EPOCHS_16_UNITS, THREE_EPOCHS_16_UNITS_FULL_KL  # noqa: E402
 
-SMALL = ConditionalVAETransformer(**FAST, kl_warmup=1)
+# One unfitted estimator for every sampler: the test of its seed checks that
+# the sampler never fits it in place.
+UNFITTED_CVAE = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS_FULL_KL)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def imbalanced():
 
 def test_fit_resample_balances_and_keeps_the_original_rows(imbalanced):
     X, y = imbalanced
-    X_res, y_res = VAEOverSampler(estimator=SMALL, random_state=0).fit_resample(X, y)
+    X_res, y_res = VAEOverSampler(estimator=UNFITTED_CVAE, random_state=0).fit_resample(X, y)
     assert Counter(y_res) == {1: 357, 0: 357}
     # The user's rows come first, unchanged; the new ones follow.
     np.testing.assert_array_equal(X_res[: len(X)], X)
@@ -40,12 +42,12 @@ def test_fit_resample_balances_and_keeps_the_original_rows(imbalanced):
 def test_sampling_strategy_dict_and_float(imbalanced):
     X, y = imbalanced
     _, y_res = VAEOverSampler(
-        sampling_strategy={0: 100}, estimator=SMALL, random_state=0
+        sampling_strategy={0: 100}, estimator=UNFITTED_CVAE, random_state=0
     ).fit_resample(X, y)
     assert Counter(y_res)[0] == 100
-    _, y_res = VAEOverSampler(sampling_strategy=0.5, estimator=SMALL, random_state=0).fit_resample(
-        X, y
-    )
+    _, y_res = VAEOverSampler(
+        sampling_strategy=0.5, estimator=UNFITTED_CVAE, random_state=0
+    ).fit_resample(X, y)
     assert Counter(y_res)[0] == 178
 
 
@@ -68,11 +70,11 @@ def test_new_rows_are_in_the_units_of_x_and_of_their_class(imbalanced, draw_from
 
 def test_reproducible_and_in_an_imblearn_pipeline(imbalanced):
     X, y = imbalanced
-    first = VAEOverSampler(estimator=SMALL, random_state=3).fit_resample(X, y)[0]
-    second = VAEOverSampler(estimator=SMALL, random_state=3).fit_resample(X, y)[0]
+    first = VAEOverSampler(estimator=UNFITTED_CVAE, random_state=3).fit_resample(X, y)[0]
+    second = VAEOverSampler(estimator=UNFITTED_CVAE, random_state=3).fit_resample(X, y)[0]
     np.testing.assert_array_equal(first, second)
     pipe = make_pipeline(
-        VAEOverSampler(estimator=SMALL, random_state=0),
+        VAEOverSampler(estimator=UNFITTED_CVAE, random_state=0),
         StandardScaler(),
         LogisticRegression(max_iter=1000),
     )
@@ -81,10 +83,10 @@ def test_reproducible_and_in_an_imblearn_pipeline(imbalanced):
 
 def test_user_estimator_keeps_its_own_seed(imbalanced):
     X, y = imbalanced
-    sampler = VAEOverSampler(estimator=SMALL, random_state=1).fit(X, y)
+    sampler = VAEOverSampler(estimator=UNFITTED_CVAE, random_state=1).fit(X, y)
     sampler.fit_resample(X, y)
-    assert sampler.estimator_.random_state == SMALL.random_state
-    assert SMALL.__sklearn_is_fitted__() is False
+    assert sampler.estimator_.random_state == UNFITTED_CVAE.random_state
+    assert UNFITTED_CVAE.__sklearn_is_fitted__() is False
 
 
 def test_import_error_names_the_extra(monkeypatch):
@@ -102,8 +104,8 @@ def test_import_error_names_the_extra(monkeypatch):
 def test_global_rng_untouched_and_column_types_refused(imbalanced):
     X, y = imbalanced
     state = np.random.get_state()[1].copy()
-    VAEOverSampler(estimator=SMALL).fit_resample(X, y)
+    VAEOverSampler(estimator=UNFITTED_CVAE).fit_resample(X, y)
     np.testing.assert_array_equal(np.random.get_state()[1], state)
-    model = ConditionalVAETransformer(**FAST, column_types={0: "integer"})
+    model = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS, column_types={0: "integer"})
     with pytest.raises(ValueError, match="column_types=None"):
         VAEOverSampler(estimator=model, random_state=0).fit_resample(X, y)

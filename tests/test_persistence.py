@@ -15,7 +15,7 @@ from skaevae import (
     VAEImputer,
     VAETransformer,
 )
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 from tests.networks import TinyDecoder, TinyEncoder
 
 sio = pytest.importorskip("skops.io")
@@ -54,16 +54,32 @@ def _holes():
 
 
 CASES = {
-    "autoencoder": (lambda: AutoencoderTransformer(**FAST, sparsity=0.1), _X, "transform"),
-    "autoencoder, table": (lambda: AutoencoderTransformer(**FAST), _table, "transform"),
-    "vae, pca start": (lambda: VAETransformer(**FAST, init="pca"), _X, "score_samples"),
+    "autoencoder": (
+        lambda: AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, sparsity=0.1),
+        _X,
+        "transform",
+    ),
+    "autoencoder, table": (
+        lambda: AutoencoderTransformer(**THREE_EPOCHS_16_UNITS),
+        _table,
+        "transform",
+    ),
+    "vae, pca start": (
+        lambda: VAETransformer(**THREE_EPOCHS_16_UNITS, init="pca"),
+        _X,
+        "score_samples",
+    ),
     "vae, table, masking": (
-        lambda: VAETransformer(**FAST, corruption="masking", n_components=1),
+        lambda: VAETransformer(**THREE_EPOCHS_16_UNITS, corruption="masking", n_components=1),
         _table,
         "score_samples",
     ),
-    "vae, holes": (lambda: VAETransformer(**FAST), _holes, "score_samples"),
-    "conditional vae": (lambda: ConditionalVAETransformer(**FAST), _X, "score_samples"),
+    "vae, holes": (lambda: VAETransformer(**THREE_EPOCHS_16_UNITS), _holes, "score_samples"),
+    "conditional vae": (
+        lambda: ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS),
+        _X,
+        "score_samples",
+    ),
     "detector": (lambda: OutlierDetector(random_state=0), _X, "score_samples"),
     "detector, table": (lambda: OutlierDetector(random_state=0), _table, "score_samples"),
     "detector, vae": (lambda: OutlierDetector("vae", random_state=0), _holes, "score_samples"),
@@ -103,7 +119,7 @@ def test_skops_trusts_only_skaevae_classes_and_loads_bit_for_bit(make, data, met
 
 def test_a_loaded_model_continues_training_as_the_original():
     X = _X()
-    est = AutoencoderTransformer(**FAST).partial_fit(X)
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).partial_fit(X)
     blob = sio.dumps(est)
     loaded = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
     for model in (est, loaded):
@@ -115,7 +131,7 @@ def test_a_loaded_model_continues_training_as_the_original():
 
 def test_user_networks_are_the_only_other_classes_to_trust():
     X = _X()
-    est = VAETransformer(**FAST, encoder=TinyEncoder, decoder=TinyDecoder).fit(X)
+    est = VAETransformer(**THREE_EPOCHS_16_UNITS, encoder=TinyEncoder, decoder=TinyDecoder).fit(X)
     blob = sio.dumps(est)
     untrusted = set(sio.get_untrusted_types(data=blob))
     assert untrusted - PUBLIC == {"tests.networks.TinyEncoder", "tests.networks.TinyDecoder"}
@@ -148,7 +164,7 @@ def test_a_shallow_copy_shares_no_training_state():
     import copy
 
     X = _X()
-    est = AutoencoderTransformer(**FAST).partial_fit(X)
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).partial_fit(X)
     twin = pickle.loads(pickle.dumps(est))
     shallow = copy.copy(est)
     shallow.partial_fit(X)

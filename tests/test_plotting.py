@@ -19,13 +19,11 @@ from skaevae.plotting import (
     ReconstructionDisplay,
     SampleDisplay,
 )
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-# Tiny fits: the tests check what is drawn, not how well the model learned.
-TINY = {"hidden_layer_sizes": (16,), "max_iter": 3, "random_state": 0, "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +41,18 @@ def digits():
 @pytest.fixture(scope="module")
 def vae_pipe(digits):
     X, _ = digits
-    return make_pipeline(StandardScaler(), VAETransformer(n_components=4, **TINY)).fit(X)
+    return make_pipeline(
+        StandardScaler(), VAETransformer(n_components=4, **THREE_EPOCHS_16_UNITS)
+    ).fit(X)
 
 
 @pytest.fixture(scope="module")
 def ae2(digits):
     X, _ = digits
     Xs = StandardScaler().fit_transform(X)
-    return AutoencoderTransformer(n_components=2, early_stopping=True, **TINY).fit(Xs), Xs
+    return AutoencoderTransformer(n_components=2, early_stopping=True, **THREE_EPOCHS_16_UNITS).fit(
+        Xs
+    ), Xs
 
 
 def test_import_does_not_import_matplotlib():
@@ -148,7 +150,7 @@ def test_reconstruction_images_show_originals_above_reconstructions(vae_pipe, di
 def test_reconstruction_bars_on_a_dataframe_are_labelled_with_feature_names():
     data = load_breast_cancer(as_frame=True).data.iloc[:200, :6]
     X = (data - data.mean()) / data.std()
-    ae = AutoencoderTransformer(n_components=2, **TINY).fit(X)
+    ae = AutoencoderTransformer(n_components=2, **THREE_EPOCHS_16_UNITS).fit(X)
     display = ReconstructionDisplay.from_estimator(ae, X, n_samples=3)
     reconstructed = ae.inverse_transform(ae.transform(X.iloc[:3]))
     heights = [[bar.get_height() for bar in container] for container in display.bars_[1]]
@@ -256,7 +258,7 @@ def test_loss_curve_of_a_vae_shades_the_warmup(vae_pipe):
     assert labels == ["KL warm-up", "vae: training"]
 
 
-# ------------------------------------------------------- the main job's figures
+# ------------------------------------------- the command line's comparison figures
 
 
 def test_comparison_figures_are_written_in_pixel_values(tmp_path, digits):
@@ -267,7 +269,7 @@ def test_comparison_figures_are_written_in_pixel_values(tmp_path, digits):
     Xs = scaler.transform(X)
     models = {
         "PCA": PCA(n_components=4).fit(Xs),
-        "VAE": VAETransformer(n_components=4, **TINY).fit(Xs),
+        "VAE": VAETransformer(n_components=4, **THREE_EPOCHS_16_UNITS).fit(Xs),
     }
     paths = write_comparison_figures(models, Xs, y, tmp_path / "figures", scaler=scaler)
     names = sorted(path.name for path in paths)
@@ -284,10 +286,10 @@ def test_comparison_figures_are_written_in_pixel_values(tmp_path, digits):
     assert plt.get_fignums() == []
 
 
-def test_main_job_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys):
+def test_command_line_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys):
     import pandas as pd
 
-    import skaevae.__main__ as main_job
+    import skaevae.__main__ as command_line
     from skaevae._compare import load_split
 
     def tiny_compare(n_components, random_state):
@@ -296,17 +298,19 @@ def test_main_job_writes_the_figures_where_it_says(tmp_path, monkeypatch, capsys
         X_train = load_split(random_state)[0]
         models = {
             "PCA": PCA(n_components=n_components).fit(X_train),
-            "Autoencoder": AutoencoderTransformer(n_components=n_components, **TINY).fit(X_train),
+            "Autoencoder": AutoencoderTransformer(
+                n_components=n_components, **THREE_EPOCHS_16_UNITS
+            ).fit(X_train),
         }
         return pd.DataFrame({"model": list(models)}).set_index("model"), models
 
-    monkeypatch.setattr(main_job, "compare", tiny_compare)
-    main_job.main(["--n-components", "2", "--figures-dir", str(tmp_path / "out")])
+    monkeypatch.setattr(command_line, "compare", tiny_compare)
+    command_line.main(["--n-components", "2", "--figures-dir", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert f"Figures written to {tmp_path / 'out'}/" in out
     assert (tmp_path / "out" / "latent_spaces.png").exists()
 
-    main_job.main(["--no-figures", "--figures-dir", str(tmp_path / "none")])
+    command_line.main(["--no-figures", "--figures-dir", str(tmp_path / "none")])
     assert not (tmp_path / "none").exists()
 
 

@@ -24,7 +24,7 @@ from skaevae import (  # noqa: E402
     VAEImputer,
     VAETransformer,
 )
-from tests.conftest import assert_same_rows  # noqa: E402
+from tests._testing import assert_same_rows  # noqa: E402
 
 # A clear refusal of data the models cannot use (values beyond float32's
 # range, a fit that diverges on huge values); anything else is a bug.

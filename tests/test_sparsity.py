@@ -8,7 +8,7 @@ from skaevae import AutoencoderTransformer
 from skaevae.models._autoencoder import hoyer_sparsity
 from skaevae.nn._batch import Batch
 from skaevae.nn._losses import ReconstructionLoss
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 def test_hoyer_sparsity_is_one_for_a_single_active_entry_and_zero_for_equal_ones():
@@ -43,13 +43,13 @@ def test_sparsity_makes_digit_codes_sparser(digits_split):
 
 
 def test_code_sparsity_is_that_of_the_training_codes(small_X):
-    ae = AutoencoderTransformer(**FAST, n_components=4, sparsity=0.2).fit(small_X)
+    ae = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, n_components=4, sparsity=0.2).fit(small_X)
     expected = hoyer_sparsity(ae.transform(small_X)).mean()
     assert ae.code_sparsity_ == pytest.approx(expected, rel=1e-6)
 
 
 def test_score_samples_leaves_the_penalty_out(small_X):
-    ae = AutoencoderTransformer(**FAST, sparsity=1.0).fit(small_X)
+    ae = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, sparsity=1.0).fit(small_X)
     reconstruction = ae.inverse_transform(ae.transform(small_X))
     np.testing.assert_allclose(
         ae.score_samples(small_X), -np.mean((small_X - reconstruction) ** 2, axis=1), rtol=1e-5
@@ -57,7 +57,7 @@ def test_score_samples_leaves_the_penalty_out(small_X):
 
 
 def test_sparsity_takes_effect_at_the_next_partial_fit(small_X):
-    ae = AutoencoderTransformer(**FAST).partial_fit(small_X)
+    ae = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).partial_fit(small_X)
     ae.set_params(sparsity=0.3).partial_fit(small_X)
     assert ae.net_.criterion_.sparsity == 0.3
     assert len(ae.loss_curve_) == 2

@@ -7,8 +7,7 @@ import pytest
 import sklearn
 
 from skaevae import AutoencoderTransformer, VAETransformer
-
-from .conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 
 
 def shuffled_chunks(read, n_rows, chunk_rows, buffer_rows, rng):
@@ -52,7 +51,7 @@ def _traced_peak(fn):
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_streamed_fit_equals_the_same_calls_in_memory(cls, table_on_disk):
     X = table_on_disk
-    streamed = cls(n_components=4, **FAST)
+    streamed = cls(n_components=4, **THREE_EPOCHS_16_UNITS)
 
     def read(start, stop):
         return np.asarray(X[start:stop])
@@ -60,7 +59,7 @@ def test_streamed_fit_equals_the_same_calls_in_memory(cls, table_on_disk):
     for chunk in shuffled_chunks(read, len(X), 5_000, 20_000, np.random.default_rng(0)):
         streamed.partial_fit(chunk)
     assert streamed.n_iter_ == 12
-    in_memory = cls(n_components=4, **FAST)
+    in_memory = cls(n_components=4, **THREE_EPOCHS_16_UNITS)
     full = np.asarray(X)
     for chunk in shuffled_chunks(
         lambda a, b: full[a:b], len(X), 5_000, 20_000, np.random.default_rng(0)
@@ -71,7 +70,9 @@ def test_streamed_fit_equals_the_same_calls_in_memory(cls, table_on_disk):
 
 def test_streaming_holds_one_buffer(table_on_disk):
     X = table_on_disk
-    model = AutoencoderTransformer(n_components=4, **FAST).partial_fit(np.asarray(X[:1000]))
+    model = AutoencoderTransformer(n_components=4, **THREE_EPOCHS_16_UNITS).partial_fit(
+        np.asarray(X[:1000])
+    )
     buffer_bytes = 10_000 * 64 * 4
 
     def one_epoch():
@@ -86,7 +87,7 @@ def test_streaming_holds_one_buffer(table_on_disk):
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, VAETransformer])
 def test_inference_over_a_memmap_reads_it_in_batches(cls, table_on_disk):
     X = table_on_disk
-    model = cls(n_components=4, **FAST).partial_fit(np.asarray(X[:2000]))
+    model = cls(n_components=4, **THREE_EPOCHS_16_UNITS).partial_fit(np.asarray(X[:2000]))
     # The whole memmap, or chunk by chunk, as in the guide. Batches are sized
     # by scikit-learn's working_memory (in MiB), whatever the table's size.
     codes = model.transform(X)
@@ -109,7 +110,7 @@ def test_parquet_batches_feed_partial_fit(tmp_path, table_on_disk):
     path = tmp_path / "table.parquet"
     pq.write_table(pa.table(dict(zip(names, X.T, strict=True))), path, row_group_size=5_000)
 
-    model = VAETransformer(n_components=4, **FAST)
+    model = VAETransformer(n_components=4, **THREE_EPOCHS_16_UNITS)
     rng = np.random.default_rng(0)
     source = pq.ParquetFile(path)
     for batch in source.iter_batches(batch_size=5_000):

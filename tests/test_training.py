@@ -1,20 +1,28 @@
-"""Tests of the training glue: callbacks, threads, precision and compilation."""
+"""Tests of the training glue: epochs, validation, weights, callbacks, threads, precision and
+compilation."""
 
 import functools
+import io
 import os
 import pickle
+import re
+from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
 from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae.train import _data
 from skaevae.train._fast._threads import MIN_ROWS_PER_THREAD_SPLIT as MIN_ROWS_PER_THREADED_BATCH
-
-FAST = {"hidden_layer_sizes": (8,), "n_components": 2, "device": "cpu", "random_state": 0}
+from tests._testing import THREE_EPOCHS_16_UNITS, TWO_CODES_8_UNITS
 
 
 @pytest.fixture
@@ -65,7 +73,7 @@ class BatchRecorder(Callback):
 
 def test_epoch_callbacks_fire_without_batch_notifications(X):
     recorder = EpochRecorder()
-    est = AutoencoderTransformer(**FAST, max_iter=3, callbacks=[recorder]).fit(X)
+    est = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=3, callbacks=[recorder]).fit(X)
     cb = dict(est.net_.callbacks_)["EpochRecorder"]
     assert cb.events == ["epoch_begin", "epoch_end"] * 3
     assert not est.net_.notifies_batches_
@@ -75,7 +83,9 @@ def test_epoch_callbacks_fire_without_batch_notifications(X):
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_batch_and_grad_callbacks_fire_per_batch(Estimator, X):
-    est = Estimator(**FAST, max_iter=2, batch_size=128, callbacks=[("rec", BatchRecorder())])
+    est = Estimator(
+        **TWO_CODES_8_UNITS, max_iter=2, batch_size=128, callbacks=[("rec", BatchRecorder())]
+    )
     est.fit(X)
     cb = dict(est.net_.callbacks_)["rec"]
     assert est.net_.notifies_batches_ and est.net_.notifies_grads_
@@ -87,7 +97,7 @@ def test_batch_and_grad_callbacks_fire_per_batch(Estimator, X):
 
 def test_validation_batches_run_in_eval_mode(X):
     est = AutoencoderTransformer(
-        **FAST,
+        **TWO_CODES_8_UNITS,
         max_iter=2,
         batch_size=100,
         early_stopping=True,
@@ -116,7 +126,7 @@ def test_grid_search_workers_do_not_oversubscribe():
     n_jobs = 2
     X = np.random.default_rng(0).standard_normal((MIN_ROWS_PER_THREADED_BATCH, 4))
     est = AutoencoderTransformer(
-        **FAST,
+        **TWO_CODES_8_UNITS,
         max_iter=1,
         batch_size=MIN_ROWS_PER_THREADED_BATCH,
         callbacks=[("probe", ThreadProbe())],
@@ -129,7 +139,9 @@ def test_grid_search_workers_do_not_oversubscribe():
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_bfloat16_autocast(Estimator, X):
     rec = BatchRecorder()
-    est = Estimator(**FAST, max_iter=2, precision="bfloat16", callbacks=[("rec", rec)]).fit(X)
+    est = Estimator(
+        **TWO_CODES_8_UNITS, max_iter=2, precision="bfloat16", callbacks=[("rec", rec)]
+    ).fit(X)
     assert dict(est.net_.callbacks_)["rec"].dtypes == {torch.bfloat16}
     assert np.all(np.isfinite(est.loss_curve_))
     assert next(est.net_.module_.parameters()).dtype == torch.float32
@@ -144,7 +156,7 @@ def test_bfloat16_autocast(Estimator, X):
 
 def test_float32_by_default(X):
     rec = BatchRecorder()
-    est = AutoencoderTransformer(**FAST, max_iter=1, callbacks=[("rec", rec)]).fit(X)
+    est = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=1, callbacks=[("rec", rec)]).fit(X)
     assert est.precision == "float32" and est.compile is False
     assert dict(est.net_.callbacks_)["rec"].dtypes == {torch.float32}
     assert est.net_.compile is False
@@ -153,7 +165,7 @@ def test_float32_by_default(X):
 @pytest.mark.parametrize("params", [{"precision": "float16"}, {"compile": "yes"}])
 def test_invalid_performance_params(params, X):
     with pytest.raises(InvalidParameterError):
-        AutoencoderTransformer(**FAST, **params).fit(X)
+        AutoencoderTransformer(**TWO_CODES_8_UNITS, **params).fit(X)
 
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
@@ -169,7 +181,7 @@ def test_compile_wiring_and_pickle(Estimator, monkeypatch, X):
         return compile_(module, backend="eager", **kwargs)
 
     monkeypatch.setattr(torch, "compile", eager_compile)
-    est = Estimator(**FAST, max_iter=2, compile=True).fit(X)
+    est = Estimator(**TWO_CODES_8_UNITS, max_iter=2, compile=True).fit(X)
     # The network only; the criterion stays eager.
     assert calls == [{"dynamic": False}]
     # The fitted net holds the eager modules again, so it pickles.
@@ -181,9 +193,9 @@ def test_compile_wiring_and_pickle(Estimator, monkeypatch, X):
 def test_fit_leaves_float32_input_untouched_and_accepts_read_only(X):
     X_ro = X.copy()
     X_ro.setflags(write=False)
-    est_ro = AutoencoderTransformer(**FAST, max_iter=2).fit(X_ro)
+    est_ro = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=2).fit(X_ro)
     X_before = X.copy()
-    est = AutoencoderTransformer(**FAST, max_iter=2).fit(X)
+    est = AutoencoderTransformer(**TWO_CODES_8_UNITS, max_iter=2).fit(X)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_allclose(est.transform(X), est_ro.transform(X))
 
@@ -202,3 +214,127 @@ def test_early_stopping_with_weightless_validation_rows_counts_them_equally(digi
         ae.fit(X, sample_weight=weight)
     assert min(ae.validation_loss_curve_) > 0.1
     assert ae.n_iter_ == 30
+
+
+# ------------------------------------------ epochs, validation and weights
+
+
+def test_user_callbacks_fire(small_X):
+    class Counter(Callback):
+        def initialize(self):
+            self.epochs, self.batches = 0, 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+        def on_batch_end(self, net, **kwargs):
+            self.batches += 1
+
+    counter = Counter()
+    est = AutoencoderTransformer(
+        **{**THREE_EPOCHS_16_UNITS, "batch_size": 50}, callbacks=[counter]
+    ).fit(small_X)
+    fitted_counter = dict(est.net_.callbacks_)["Counter"]
+    assert fitted_counter.epochs == est.n_iter_ == 3
+    assert fitted_counter.batches == 3 * 4
+
+
+def test_no_validation_split_unless_early_stopping(small_X):
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(small_X)
+    assert est.net_.train_split is None
+    assert est.validation_loss_curve_ is None and est.best_loss_ == min(est.loss_curve_)
+    assert "valid_loss" not in est.net_.history[-1]
+
+
+def test_early_stopping_holds_out_and_stops(small_X):
+    est = VAETransformer(
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1e6,
+        kl_warmup=0,
+        max_iter=50,
+        random_state=0,
+        device="cpu",
+    ).fit(small_X)
+    # tol is so large that no epoch counts as an improvement after the first,
+    # so the first epoch's parameters are restored and reported.
+    assert est.n_iter_ == 3
+    assert len(est.validation_loss_curve_) == est.n_iter_
+    assert est.best_validation_loss_ == est.validation_loss_curve_[0]
+
+
+def test_convergence_warning_when_max_iter_is_reached(small_X):
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(3\)"):
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS).fit(small_X)
+
+
+def test_sample_weight(small_X):
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS)
+    np.testing.assert_array_equal(
+        clone(est).fit(small_X).transform(small_X),
+        clone(est).fit(small_X, sample_weight=np.ones(len(small_X))).transform(small_X),
+    )
+    with pytest.raises(ValueError, match="Negative values in data passed to `?sample_weight"):
+        clone(est).fit(small_X, sample_weight=-np.ones(len(small_X)))
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_verbose_prints_per_epoch_progress(small_X, verbose):
+    est = VAETransformer(
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        max_iter=3,
+        early_stopping=True,
+        random_state=0,
+        device="cpu",
+        verbose=verbose,
+    )
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        est.fit(small_X)
+    text = buffer.getvalue()
+    # Without verbose no log is even formatted (it would cost a table per epoch).
+    assert ("print_log" in dict(est.net_.callbacks_)) == bool(verbose)
+    if verbose:
+        for column in ("epoch", "train_loss", "valid_loss", "dur"):
+            assert column in text
+        assert len(re.findall(r"^\s+[123]\s", text, flags=re.MULTILINE)) == 3
+    else:
+        assert text == ""
+
+
+def test_training_never_fetches_single_rows(small_X, monkeypatch):
+    # The data path slices one device tensor; a per-row __getitem__ (skorch's
+    # stock Dataset + DataLoader path) would be an order of magnitude slower.
+    def fail(self, i):
+        raise AssertionError("per-row __getitem__ called during training")
+
+    monkeypatch.setattr(_data.TensorData, "__getitem__", fail)
+    est = VAETransformer(**{**THREE_EPOCHS_16_UNITS, "early_stopping": True}).fit(small_X)
+    assert est.n_iter_ == 3
+
+
+def test_sample_weight_focuses_the_fit_and_tolerates_zero_weight_batches():
+    # Two kinds of rows (digits 0 and 1). Weight only the zeros: the model must
+    # reconstruct them better than an unweighted one does, even though most
+    # batches of the shuffled data are mostly (or wholly) weight-zero rows.
+    X, y = load_digits(return_X_y=True)
+    mask = np.isin(y, [0, 1])
+    X = StandardScaler().fit_transform(X[mask])
+    zeros = y[mask] == 0
+    weights = np.where(zeros, 1.0, 0.0)
+    weights[np.flatnonzero(zeros)[20:]] = 0.0  # 20 weighted rows among ~360
+    params = {
+        **THREE_EPOCHS_16_UNITS,
+        "hidden_layer_sizes": (32,),
+        "max_iter": 40,
+        "batch_size": 16,
+    }
+    weighted = AutoencoderTransformer(n_components=2, **params).fit(X, sample_weight=weights)
+    plain = AutoencoderTransformer(n_components=2, **params).fit(X)
+    focus = weights > 0
+    assert np.isfinite(weighted.loss_curve_).all()
+    assert -weighted.score(X[focus]) < -plain.score(X[focus])

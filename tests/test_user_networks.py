@@ -12,7 +12,7 @@ from torch import nn
 
 from skaevae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
 from skaevae.nn._networks import ObservedEntries
-from tests.conftest import FAST
+from tests._testing import THREE_EPOCHS_16_UNITS
 from tests.networks import ConvEncoder, TinyDecoder, TinyEncoder
 
 USER = {"encoder": TinyEncoder, "decoder": TinyDecoder, "decoder_params": {"width": 5}}
@@ -20,7 +20,7 @@ USER = {"encoder": TinyEncoder, "decoder": TinyDecoder, "decoder_params": {"widt
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_user_networks_replace_the_mlps(Estimator, small_X):
-    est = Estimator(**FAST, **USER).fit(small_X)
+    est = Estimator(**THREE_EPOCHS_16_UNITS, **USER).fit(small_X)
     module = est.net_.module_
     encoder = module.encoder if Estimator is AutoencoderTransformer else module.trunk
     assert isinstance(encoder, TinyEncoder)
@@ -41,7 +41,7 @@ def test_user_networks_replace_the_mlps(Estimator, small_X):
 
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_determinism_clone_and_pickle(Estimator, small_X):
-    est = Estimator(**FAST, **USER)
+    est = Estimator(**THREE_EPOCHS_16_UNITS, **USER)
     Z = est.fit(small_X).transform(small_X)
     np.testing.assert_array_equal(clone(est).fit(small_X).transform(small_X), Z)
     params = clone(est).get_params()
@@ -71,7 +71,7 @@ def test_convolutional_vae_on_digits(digits_split):
 
 def test_search_over_network_arguments(small_X):
     search = GridSearchCV(
-        AutoencoderTransformer(**FAST, encoder=TinyEncoder),
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, encoder=TinyEncoder),
         {"encoder_params": [{"width": 4}, {"width": 12}]},
         cv=2,
     ).fit(small_X)
@@ -81,7 +81,7 @@ def test_search_over_network_arguments(small_X):
 
 
 def test_set_params_after_fit_needs_a_new_network_for_partial_fit(small_X):
-    est = AutoencoderTransformer(**FAST, **USER).partial_fit(small_X)
+    est = AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, **USER).partial_fit(small_X)
     est.set_params(encoder_params={"width": 3})
     with pytest.raises(ValueError, match="encoder_params"):
         est.partial_fit(small_X)
@@ -93,32 +93,38 @@ def test_bad_networks_get_clear_errors(small_X):
             super().__init__()
 
     with pytest.raises(TypeError, match="n_inputs and n_outputs"):
-        AutoencoderTransformer(**FAST, encoder=NoSizes).fit(small_X)
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, encoder=NoSizes).fit(small_X)
     with pytest.raises(TypeError, match="must build a torch.nn.Module"):
-        AutoencoderTransformer(**FAST, decoder=lambda n_inputs, n_outputs: "net").fit(small_X)
+        AutoencoderTransformer(
+            **THREE_EPOCHS_16_UNITS, decoder=lambda n_inputs, n_outputs: "net"
+        ).fit(small_X)
     with pytest.raises(TypeError, match="unexpected keyword"):
-        AutoencoderTransformer(**FAST, encoder=TinyEncoder, encoder_params={"depth": 2}).fit(
+        AutoencoderTransformer(
+            **THREE_EPOCHS_16_UNITS, encoder=TinyEncoder, encoder_params={"depth": 2}
+        ).fit(small_X)
+    with pytest.raises(ValueError, match="init='random'"):
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, encoder=TinyEncoder, init="pca").fit(
             small_X
         )
-    with pytest.raises(ValueError, match="init='random'"):
-        AutoencoderTransformer(**FAST, encoder=TinyEncoder, init="pca").fit(small_X)
     with pytest.raises(ValueError, match="encoder"):
-        AutoencoderTransformer(**FAST, encoder="mlp").fit(small_X)
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, encoder="mlp").fit(small_X)
 
 
 def test_user_networks_with_missing_values_mixed_tables_and_conditions(small_X):
     X = small_X.copy()
     X[::7, 3] = np.nan
-    assert np.isfinite(AutoencoderTransformer(**FAST, **USER).fit(X).transform(X)).all()
+    assert np.isfinite(
+        AutoencoderTransformer(**THREE_EPOCHS_16_UNITS, **USER).fit(X).transform(X)
+    ).all()
     rng = np.random.default_rng(0)
     df = pd.DataFrame(
         {"a": rng.normal(size=100), "kind": pd.Categorical(rng.choice(["x", "y"], 100))}
     )
     for Estimator in (AutoencoderTransformer, VAETransformer):
-        est = Estimator(**FAST, **USER, n_components=1).fit(df)
+        est = Estimator(**THREE_EPOCHS_16_UNITS, **USER, n_components=1).fit(df)
         assert list(est.sample(2, random_state=0).columns) == ["a", "kind"]
     y = np.arange(200) % 2
-    cvae = ConditionalVAETransformer(**FAST, **USER, kl_warmup=1).fit(small_X, y)
+    cvae = ConditionalVAETransformer(**THREE_EPOCHS_16_UNITS, **USER, kl_warmup=1).fit(small_X, y)
     # The one-hot class is appended to the encoder's and the decoder's inputs.
     assert cvae.net_.module_.trunk.net[0].in_features == small_X.shape[1] + 2
     assert cvae.net_.module_.decoder.hidden.in_features == 2 + 2
@@ -136,11 +142,13 @@ def test_wrong_output_widths_are_clear_errors(small_X):
     for params in ({"encoder": Wide}, {"decoder": Wide}):
         for Estimator in (AutoencoderTransformer, VAETransformer):
             with pytest.raises(ValueError, match=r"must map rows of shape"):
-                Estimator(**FAST, **params).fit(small_X)
+                Estimator(**THREE_EPOCHS_16_UNITS, **params).fit(small_X)
 
 
 def test_editing_network_arguments_in_place_is_caught(small_X):
-    est = AutoencoderTransformer(**FAST, encoder=TinyEncoder, encoder_params={"width": 4})
+    est = AutoencoderTransformer(
+        **THREE_EPOCHS_16_UNITS, encoder=TinyEncoder, encoder_params={"width": 4}
+    )
     est.partial_fit(small_X)
     est.encoder_params["width"] = 6
     with pytest.raises(ValueError, match="encoder_params"):
@@ -171,5 +179,5 @@ def test_a_subclass_with_its_own_module_takes_the_plain_step(small_X):
     class PlainAutoencoder(AutoencoderTransformer):
         _module_cls = PlainModule
 
-    est = PlainAutoencoder(**FAST).fit(small_X)
+    est = PlainAutoencoder(**THREE_EPOCHS_16_UNITS).fit(small_X)
     assert est.transform(small_X).shape == (200, 2)

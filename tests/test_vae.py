@@ -8,11 +8,11 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 
 from skaevae import VAETransformer
-from tests.conftest import assert_same_rows
+from tests._testing import assert_same_rows
 
 
 def test_latent_codes_are_close_to_the_prior(default_vae, digits_split):
-    # Claim 3: the KL term pulls the codes of the training data towards N(0, I).
+    # The KL term pulls the codes of the training data towards N(0, I).
     # A VAE's code of a row is a draw z ~ q(z | x); over the training data
     # these draws (the aggregate posterior) have mean ~0 and std ~1 per dimension.
     X_train = digits_split[0]
@@ -32,7 +32,8 @@ def test_latent_codes_are_close_to_the_prior(default_vae, digits_split):
 
 
 def test_held_out_log_likelihood_beats_pca(default_vae, digits_split):
-    # Claim 4: score is the mean log-likelihood per row, as PCA.score.
+    # The score is the mean log-likelihood per row, as PCA.score gives it, and
+    # on held-out rows the VAE's is the higher.
     X_train, X_test, *_ = digits_split
     pca_score = PCA(n_components=8).fit(X_train).score(X_test)
     assert default_vae.score(X_test) > pca_score
@@ -60,7 +61,7 @@ def test_log_likelihood_ranks_held_out_rows_above_noise(default_vae, digits_spli
 
 
 def test_samples_follow_the_data_better_than_the_autoencoder(default_vae, default_ae, digits_split):
-    # Claim 5 (VAE): samples from the prior have the data's shape, are finite and
+    # Samples from the prior have the data's shape, are finite and
     # reproducible, and match the data's mean and covariance, more closely than
     # the autoencoder's two-stage samples.
     X_train = digits_split[0]
