@@ -171,3 +171,19 @@ def test_unorderable_labels_and_changed_classes_are_clear_errors(small_X):
     )
     with pytest.raises(ValueError, match="not the same as on the first call"):
         cvae.partial_fit(small_X, np.arange(200) % 2, classes=[0, 1, 2])
+
+
+def test_sample_near_keeps_the_class_of_the_rows(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    cvae = ConditionalVAETransformer(8, max_iter=30, kl_warmup=1, random_state=0, device="cpu")
+    cvae.fit(X_train, y_train)
+    sevens = X_train[y_train == 7]
+    new = cvae.sample_near(sevens, 7, n_samples=50, random_state=0)
+    assert new.shape == (50, X_train.shape[1])
+    classifier = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    assert np.mean(classifier.predict(new) == 7) > 0.8
+    # One label per row of X works the same way.
+    mixed = cvae.sample_near(X_train[:20], y_train[:20], n_samples=10, random_state=0)
+    assert mixed.shape == (10, X_train.shape[1])
+    with pytest.raises(ValueError, match="labels not seen in fit"):
+        cvae.sample_near(sevens, 11, n_samples=5, random_state=0)

@@ -1,11 +1,14 @@
 """VAETransformer on real data (digits, held-out split): latent space, likelihood, samples."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 import torch
 from sklearn.base import clone
+from sklearn.datasets import load_wine
 from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
 
 from skaevae import VAETransformer
 from tests._testing import assert_same_rows
@@ -176,3 +179,104 @@ def test_pca_start_on_huge_constant_data_raises_no_overflow_warning():
     X = np.full((2, 1), 1.84467438e19)
     vae = VAETransformer(1, hidden_layer_sizes=(), init="pca", max_iter=1, random_state=0)
     assert np.isfinite(vae.fit(X).transform(X)).all()
+
+
+# ----------------------------------------------------- the VAE's public helpers
+
+
+@pytest.fixture(scope="module")
+def wine_with_holes():
+    X = StandardScaler().fit_transform(load_wine().data)
+    holes = np.random.default_rng(0).random(X.shape) < 0.2
+    return X, np.where(holes, np.nan, X), holes
+
+
+@pytest.fixture(scope="module")
+def vae_with_holes(wine_with_holes):
+    _, X_missing, _ = wine_with_holes
+    return VAETransformer(4, max_iter=60, random_state=0, device="cpu").fit(X_missing)
+
+
+def test_n_train_draws_is_a_parameter_that_clone_keeps():
+    vae = VAETransformer(n_train_draws=4)
+    assert vae.get_params()["n_train_draws"] == 4
+    assert clone(vae).n_train_draws == 4
+
+
+def test_n_train_draws_builds_the_importance_weighted_bound(wine_with_holes):
+    X, _, _ = wine_with_holes
+    vae = VAETransformer(2, n_train_draws=3, max_iter=2, random_state=0, device="cpu").fit(X)
+    assert vae.net_.module_.n_train_draws == 3
+    vae.set_params(n_train_draws=1)
+    with pytest.raises(ValueError, match="n_train_draws"):
+        vae.partial_fit(X)
+
+
+def test_impute_beats_the_column_means_on_the_holes(wine_with_holes, vae_with_holes):
+    X, X_missing, holes = wine_with_holes
+    predicted = vae_with_holes.impute(X_missing)
+    assert predicted.shape == X.shape and predicted.dtype == np.float64
+    assert np.isfinite(predicted).all()
+    mean_rmse = np.sqrt(np.mean(X[holes] ** 2))  # standardised: the column means are 0
+    vae_rmse = np.sqrt(np.mean((predicted[holes] - X[holes]) ** 2))
+    assert vae_rmse < 0.9 * mean_rmse
+    np.testing.assert_array_equal(vae_with_holes.impute(X_missing), predicted)
+
+
+def test_impute_with_sample_posterior_draws_reproducibly(wine_with_holes, vae_with_holes):
+    _, X_missing, holes = wine_with_holes
+    first = vae_with_holes.impute(X_missing, sample_posterior=True, random_state=0)
+    again = vae_with_holes.impute(X_missing, sample_posterior=True, random_state=0)
+    other = vae_with_holes.impute(X_missing, sample_posterior=True, random_state=1)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first[holes], other[holes])
+    mean = vae_with_holes.impute(X_missing)
+    # Draws spread around the conditional mean.
+    assert np.std(first[holes] - mean[holes]) > 0.05
+
+
+def test_sample_near_stays_closer_to_the_rows_than_prior_samples(wine_with_holes):
+    X, _, _ = wine_with_holes
+    vae = VAETransformer(4, max_iter=60, random_state=0, device="cpu").fit(X)
+    rows = X[:5]
+
+    def nearest(samples):
+        return np.min(((samples[:, None, :] - rows[None]) ** 2).sum(-1), axis=1).mean()
+
+    near = vae.sample_near(rows, 200, random_state=0)
+    prior = vae.sample(200, random_state=0)
+    assert near.shape == (200, X.shape[1])
+    assert nearest(near) < nearest(prior)
+    np.testing.assert_array_equal(vae.sample_near(rows, 200, random_state=0), near)
+
+
+def test_reconstruction_errors_of_a_matrix_are_squared_residuals(wine_with_holes, vae_with_holes):
+    _, X_missing, holes = wine_with_holes
+    errors = vae_with_holes.reconstruction_errors(X_missing)
+    X_hat = vae_with_holes.inverse_transform(vae_with_holes.transform(X_missing))
+    assert errors.shape == X_missing.shape
+    np.testing.assert_array_equal(np.isnan(errors), holes)
+    np.testing.assert_allclose(errors[~holes], ((X_missing - X_hat) ** 2)[~holes], rtol=1e-5)
+
+
+def test_reconstruction_errors_of_a_table_follow_its_columns():
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "colour": pd.Categorical(rng.choice(["red", "blue", "green"], n)),
+            "size": rng.normal(size=n),
+            "constant": 1.0,
+            "flag": rng.random(n) < 0.3,
+        }
+    )
+    table.loc[:9, "size"] = np.nan
+    vae = VAETransformer(2, max_iter=5, random_state=0, device="cpu").fit(table)
+    errors = vae.reconstruction_errors(table)
+    assert errors.shape == (n, 4)
+    # The constant column is left out of the model; the holes have no error.
+    assert np.isnan(errors[:, 2]).all()
+    assert np.isnan(errors[:10, 1]).all() and np.isfinite(errors[10:, 1]).all()
+    # The categorical and binary columns' errors are cross-entropies: at least 0,
+    # and on average no better than a perfect guess, no worse than far off.
+    assert (errors[:, [0, 3]] >= 0).all() and errors[:, 0].mean() < np.log(3) + 1
