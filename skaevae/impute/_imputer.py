@@ -142,6 +142,15 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     column_types : dict or None, default=None
         Types of the columns of a mixed table, as in :class:`VAETransformer`.
 
+    handle_unknown : {"ignore", "error"}, default="ignore"
+        What :meth:`transform` does with an observed value of a binary or
+        categorical column that fit did not see. ``"ignore"`` keeps it as
+        given in the output, and the VAE reads it as missing when it
+        imputes the row's holes from the rest of the row (an imputer fills
+        holes; it does not judge the observed entries). ``"error"`` refuses
+        it with a ``ValueError`` naming the unknown categories, as
+        :class:`VAETransformer` does by default.
+
     device : str, default="auto"
         Device of the VAE: ``"auto"`` (CUDA when available), ``"cpu"``,
         ``"cuda"`` or ``"cuda:N"``.
@@ -227,6 +236,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
         "column_types": PARAMS["column_types"].constraint,
+        "handle_unknown": PARAMS["handle_unknown"].constraint,
         "device": PARAMS["device"].constraint,
         "random_state": PARAMS["random_state"].constraint,
         "verbose": PARAMS["verbose"].constraint,
@@ -250,6 +260,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         add_indicator=False,
         keep_empty_features=False,
         column_types=None,
+        handle_unknown="ignore",
         device="auto",
         random_state=None,
         verbose=0,
@@ -269,6 +280,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.column_types = column_types
+        self.handle_unknown = handle_unknown
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -319,6 +331,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             n_train_draws=self.n_train_draws,
             device=self.device,
             column_types=self.column_types,
+            handle_unknown=self.handle_unknown,
             random_state=self.random_state,
             verbose=self.verbose,
         )
@@ -533,8 +546,13 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 holes = missing[rows, j]
                 if holes.any():
                     # By position: the index may repeat labels.
-                    source = predicted.iloc[np.flatnonzero(holes), j].to_numpy()
-                    out.iloc[rows[holes], out.columns.get_loc(name)] = source
+                    source = predicted.iloc[np.flatnonzero(holes), j]
+                    if holes.all() and len(rows) == len(out):
+                        # A column of holes only has whatever dtype pandas
+                        # guessed for it: it takes the fitted one.
+                        out[name] = source.set_axis(out.index)
+                        continue
+                    out.iloc[rows[holes], out.columns.get_loc(name)] = source.to_numpy()
         if self.keep_empty_features:
             for name in frame.columns[self._empty]:
                 out[name] = out[name].where(out[name].notna(), 0)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..nn._losses import (
+    PROBABILITY_FLOOR,
     MixedReconstructionLoss,
     ReconstructionLoss,
     column_reconstruction_errors,
@@ -119,6 +120,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     [[callbacks]]
 
     [[column_types]]
+
+    [[handle_unknown]]
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
@@ -243,6 +246,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         compile=False,
         callbacks=None,
         column_types=None,
+        handle_unknown="error",
         random_state=None,
         verbose=0,
     ):
@@ -272,6 +276,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.compile = compile
         self.callbacks = callbacks
         self.column_types = column_types
+        self.handle_unknown = handle_unknown
         self.random_state = random_state
         self.verbose = verbose
 
@@ -301,6 +306,14 @@ class AutoencoderTransformer(BaseAutoencoder):
             errors = (x - raw).square()
         # The mean over the observed entries (0 for a row with none).
         return -(errors * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
+
+    def _score_unseen(self, scores, M, n_unknown):
+        # The score is minus the mean error over a row's observed columns:
+        # each unseen category joins them with the cross-entropy of the
+        # least probability counted, -log PROBABILITY_FLOOR.
+        n_observed = self._table.observed_columns(M)
+        total = scores * np.maximum(n_observed, 1) - n_unknown * -np.log(PROBABILITY_FLOOR)
+        return total / np.maximum(n_observed + n_unknown, 1)
 
     def _update_statistics(self, X, first_pass):
         # Mean and covariance of the codes, kept as running sums over the rows

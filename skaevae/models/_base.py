@@ -88,6 +88,7 @@ class BaseAutoencoder(
         "compile",
         "callbacks",
         "column_types",
+        "handle_unknown",
         "random_state",
         "verbose",
     )
@@ -169,7 +170,14 @@ class BaseAutoencoder(
             self.column_types_ = dict(self._table.types_) if mixed else None
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=reset)
-            X = self._table.encode(X, dtype=np.float32)
+            # A numeric column constant in fit is a point mass: another value is
+            # scored (as very unlikely), never refused.
+            X = self._table.encode(
+                X,
+                dtype=np.float32,
+                handle_unknown=self.handle_unknown,
+                handle_departures="ignore",
+            )
             check_min_rows(X, min_samples, self)
             if self.init == "pca":
                 raise ValueError(

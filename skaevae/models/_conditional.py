@@ -101,6 +101,8 @@ class ConditionalVAETransformer(VAETransformer):
 
     [[column_types]]
 
+    [[handle_unknown]]
+
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, the reparameterised
         draws and the validation split, through local generators.
@@ -210,6 +212,7 @@ class ConditionalVAETransformer(VAETransformer):
         compile=False,
         callbacks=None,
         column_types=None,
+        handle_unknown="error",
         random_state=None,
         verbose=0,
     ):
@@ -242,6 +245,7 @@ class ConditionalVAETransformer(VAETransformer):
             compile=compile,
             callbacks=callbacks,
             column_types=column_types,
+            handle_unknown=handle_unknown,
             random_state=random_state,
             verbose=verbose,
         )

@@ -13,7 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ..nn._losses import column_errors_from_mean
+from ..nn._losses import PROBABILITY_FLOOR, column_errors_from_mean
 from ..train._net import autocast, fast_inference
 from ..utils._memory import inference_batch_rows
 from ..utils._table import check_min_rows
@@ -91,6 +91,7 @@ def map_batches(
     check_finite=False,
     check_output=None,
     allow_inf=False,
+    table=False,
 ):
     """Apply ``fn`` to the named arrays ``inputs`` in batches of rows, into a new array.
 
@@ -110,7 +111,8 @@ def map_batches(
     its own pass), and a float64 X only for overflow.
 
     With ``check_output`` (the public method's name), the output is checked
-    as :func:`check_finite_output` does (NaN only with ``allow_inf``). Each
+    as :func:`check_finite_output` does (NaN only with ``allow_inf``; its
+    advice for a mixed table, which the model standardises, with ``table``). Each
     batch's output is summed while in cache; the exact pass over the whole
     output runs only when the total of those sums is not finite.
     """
@@ -163,7 +165,7 @@ def map_batches(
     if check_output is not None:
         suspect = bool(torch.isnan(total) if allow_inf else ~torch.isfinite(total))
         if suspect:
-            check_finite_output(out, check_output, allow_inf=allow_inf)
+            check_finite_output(out, check_output, allow_inf=allow_inf, table=table)
     return out
 
 
@@ -196,7 +198,11 @@ class BatchedInferenceMixin:
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
             check_min_rows(X, 1, self)
-            return self._table.encode(X)
+            # Another value of a numeric column constant in fit is scored (as
+            # very unlikely), never refused.
+            return self._table.encode(
+                X, handle_unknown=self.handle_unknown, handle_departures="ignore"
+            )
         return validate_data(
             self,
             X,
@@ -204,6 +210,29 @@ class BatchedInferenceMixin:
             reset=False,
             ensure_all_finite="allow-nan" if ensure_all_finite else False,
         )
+
+    def _unseen_entries(self, X):
+        """``(unknown, departures)`` of a mixed table's X, or None where it has neither.
+
+        See :meth:`~skaevae.utils._table.TableEncoder.unseen_entries`; X has
+        passed :meth:`_check_input`.
+        """
+        if self._table is None:
+            return None
+        unknown, departures = self._table.unseen_entries(
+            X, categories=self.handle_unknown == "ignore"
+        )
+        if not (unknown.any() or departures.any()):
+            return None
+        return unknown, departures
+
+    def _score_unseen(self, scores, M, n_unknown):
+        """``scores`` of rows with ``n_unknown`` unseen categories each, read as missing in ``M``.
+
+        The VAE's score is a log-likelihood: each unseen category adds the
+        log-probability ``log PROBABILITY_FLOOR``.
+        """
+        return scores + n_unknown * np.log(PROBABILITY_FLOOR)
 
     def _to_table(self, M):
         """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""
@@ -221,6 +250,7 @@ class BatchedInferenceMixin:
             precision=self.precision,
             row_bytes=self._activation_bytes(),
             estimator_name=type(self).__name__,
+            table=self._table is not None,
             **kwargs,
         )
 
@@ -315,10 +345,12 @@ class BatchedInferenceMixin:
         return self._inverse_transform(X)
 
     def _score_samples(self, X, y=None):
+        raw = X
         X = self._check_input(X, ensure_all_finite=False)
+        unseen = self._unseen_entries(raw)
         side = self._side_inputs(y, len(X), "score_samples")
         # -inf is a meaningful (worst) score; NaN is not.
-        return self._map_batches(
+        scores = self._map_batches(
             self._score_batch,
             {"x": X, **side},
             None,
@@ -328,6 +360,14 @@ class BatchedInferenceMixin:
             check_output="score_samples",
             allow_inf=True,
         )
+        if unseen is not None:
+            # The model read unseen categories as missing; they count as
+            # very unlikely. A numeric column constant in training is a point
+            # mass: another value has probability 0.
+            unknown, departures = unseen
+            scores = self._score_unseen(scores, X, unknown.sum(axis=1))
+            scores[departures.any(axis=1)] = -np.inf
+        return scores
 
     def score_samples(self, X):
         """Per-row score under the model; higher means more normal.
@@ -386,8 +426,12 @@ class BatchedInferenceMixin:
             column per column of X, in its order: the squared error of a
             numeric column (standardised), the cross-entropy in nats of a
             binary or categorical one, and NaN for a column that had one
-            value in training (the model leaves it out).
+            value in training (the model leaves it out), except that another
+            value of a numeric such column has an infinite error. Under
+            ``handle_unknown="ignore"``, a category not seen in fit has the
+            cross-entropy of a probability of 1e-7 (about 16.1 nats).
         """
+        raw = X
         X = self._check_input(X, ensure_all_finite=False)
         layout, module = self._layout(), self._module
         if layout is None:
@@ -410,7 +454,13 @@ class BatchedInferenceMixin:
         errors = self._map_batches(
             column_errors, {"x": X}, layout.n_columns, np.float64, check_finite=True
         )
-        return self._table.by_column(errors)
+        errors = self._table.by_column(errors)
+        unseen = self._unseen_entries(raw)
+        if unseen is not None:
+            unknown, departures = unseen
+            errors[unknown] = -np.log(PROBABILITY_FLOOR)
+            errors[departures] = np.inf
+        return errors
 
     @abstractmethod
     def _sample_codes(self, n_samples, rng):

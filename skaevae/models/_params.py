@@ -277,6 +277,28 @@ PARAMS = {
             boolean column binary.
         """,
     ),
+    "handle_unknown": Param(
+        [StrOptions({"error", "ignore"})],
+        """
+        handle_unknown : {"error", "ignore"}, default="error"
+            What a mixed table's binary or categorical column does with a
+            value not seen in fit (for ``partial_fit``, in the first call),
+            as in :class:`~sklearn.preprocessing.OneHotEncoder`. ``"error"``
+            raises a ``ValueError`` naming the unknown categories.
+            ``"ignore"`` accepts it as a value the model finds very
+            unlikely: the encoder reads it as a missing entry (so
+            ``transform`` gives the code of the rest of the row),
+            ``score_samples`` counts it as a category of probability 1e-7
+            (a log-probability of about -16.1 for the VAE, a cross-entropy
+            of about 16.1 nats for the autoencoder), as does
+            ``reconstruction_errors``. Use ``"ignore"`` when new data may
+            bring new levels (a new city, a new product code) and a row must
+            still be scored, e.g. in outlier detection or in cross-validation
+            whose folds lack rare levels. A numeric column with a single
+            value in fit is never refused: it is a point mass, and another
+            value scores ``-inf`` (an infinite reconstruction error).
+        """,
+    ),
     "random_state": Param(["random_state"]),
     "verbose": Param(["verbose"]),
 }

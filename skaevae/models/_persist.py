@@ -69,10 +69,23 @@ def _dtype_to_state(dtype):
             "category": plain(list(dtype.categories)),
             "ordered": bool(dtype.ordered),
         }
+    if isinstance(dtype, pd.StringDtype):
+        # str(dtype) names neither the storage nor the missing value
+        # ("string" is python or pyarrow storage, whichever is the default
+        # where it is read): both are kept, so the dtype comes back exactly.
+        return {
+            "string": dtype.storage,
+            "na_value": "nan" if dtype.na_value is np.nan else "NA",
+        }
     return str(dtype)
 
 
 def _dtype_from_state(state):
+    if isinstance(state, dict) and "string" in state:
+        if state["na_value"] == "nan":
+            return pd.StringDtype(state["string"], na_value=np.nan)
+        # pandas before 2.3 takes no na_value: pd.NA is its only one.
+        return pd.StringDtype(state["string"])
     if isinstance(state, dict):
         return pd.CategoricalDtype(state["category"], ordered=state["ordered"])
     return pd.api.types.pandas_dtype(state)

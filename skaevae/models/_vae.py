@@ -120,6 +120,8 @@ class VAETransformer(BaseAutoencoder):
 
     [[column_types]]
 
+    [[handle_unknown]]
+
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, the reparameterised
         draws and the validation split, through local generators: global
@@ -239,6 +241,7 @@ class VAETransformer(BaseAutoencoder):
         compile=False,
         callbacks=None,
         column_types=None,
+        handle_unknown="error",
         random_state=None,
         verbose=0,
     ):
@@ -270,6 +273,7 @@ class VAETransformer(BaseAutoencoder):
         self.compile = compile
         self.callbacks = callbacks
         self.column_types = column_types
+        self.handle_unknown = handle_unknown
         self.random_state = random_state
         self.verbose = verbose
 

@@ -255,8 +255,13 @@ class Mixed:
         if layout.n_integer:
             low, high, half = self.integer_bounds.unbind(dim=-1)
             v = x[..., n_continuous:n_numeric]
-            at_low = (v <= low + 0.5 * half)[..., None]
-            at_high = (v >= high - 0.5 * half)[..., None]
+            # A value beyond the training range by more than half a step is
+            # not one of the column's integers: it is scored by the next rule
+            # below, its bin's density × width, and its ends are left plain
+            # (an open end would be on the wrong side of a value past it).
+            outside = ((v < low - half) | (v > high + half))[..., None]
+            at_low = (v <= low + 0.5 * half)[..., None] & ~outside
+            at_high = (v >= high - 0.5 * half)[..., None] & ~outside
             loc = self.loc[..., n_continuous:, :]
             inv = scale_inv[..., n_continuous:, :]
             # The bin's ends in units of each component's scale, as the value
@@ -274,6 +279,13 @@ class Mixed:
             approx = density[..., n_continuous:, :] + self.log_scale[..., n_continuous:, :]
             approx = approx + torch.log(width)
             mass = torch.where(narrow, approx, exact)
+            # Beyond the range, the mass of the value's own bin as density ×
+            # width: it falls like the Gaussian's tail however far out the
+            # value is (down to -inf), where the exact difference of Φ stops
+            # falling at its clipping, 30 scales out.
+            tail = density[..., n_continuous:, :] + self.log_scale[..., n_continuous:, :]
+            tail = tail + torch.log(2.0 * step)
+            mass = torch.where(outside, tail, mass)
             terms.append(torch.logsumexp(log_weights[..., n_continuous:, :] + mass, dim=-1))
         if n_binary:
             binary = x[..., n_numeric : n_numeric + n_binary]

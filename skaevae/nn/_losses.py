@@ -105,7 +105,13 @@ def mixed_output_mean(raw, layout):
     return torch.cat(parts, dim=-1)
 
 
-def column_errors_from_mean(x, mean, layout, eps=1e-7):
+# Least probability a category's cross-entropy counts (its error is at most
+# -log(1e-7), about 16.1 nats); also the probability of a category never seen
+# in training, scored as very unlikely but finite.
+PROBABILITY_FLOOR = 1e-7
+
+
+def column_errors_from_mean(x, mean, layout, eps=PROBABILITY_FLOOR):
     """Per-column error of a reconstruction given as values and probabilities, ``(n, n_columns)``.
 
     Like :func:`column_reconstruction_errors`, for the output of a decoder's

@@ -17,6 +17,8 @@ from ._validation import check_n_features
 
 COLUMN_TYPES = ("continuous", "integer", "binary", "categorical")
 
+HANDLE_UNKNOWN = ("error", "ignore")
+
 
 def _is_categorical_dtype(dtype):
     return (
@@ -35,8 +37,13 @@ def _is_whole(values):
 
 
 def decimals_of(values):
-    """The fewest decimals (at most ``MAX_DECIMALS``) that write every value exactly, or None."""
-    tolerance = 1e-9 * np.maximum(1.0, np.abs(values))
+    """The fewest decimals (at most ``MAX_DECIMALS``) that write every value exactly, or None.
+
+    "Exactly" is to a relative 1e-9 of each value (float rounding of a value
+    written with few decimals), so a column of small values (1e-10, say)
+    keeps every significant digit instead of rounding to 0.
+    """
+    tolerance = 1e-9 * np.abs(values)
     for decimals in range(MAX_DECIMALS + 1):
         if np.all(np.abs(values - np.round(values, decimals)) <= tolerance):
             return decimals
@@ -90,8 +97,26 @@ def check_min_rows(X, minimum=2, estimator=None):
         )
 
 
+def _shown(values):
+    """Values as Python objects, for messages: ``0.0``, not ``np.float64(0.0)``."""
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def check_unique_columns(X):
+    """Raise a ValueError naming the column names that a DataFrame X repeats."""
+    columns = getattr(X, "columns", None)
+    if columns is None or columns.is_unique:
+        return
+    repeated = columns[columns.duplicated()].unique()
+    raise ValueError(
+        f"Expected unique column names, got repeated names: {list(repeated)[:10]}. Rename "
+        "or drop the repeated columns."
+    )
+
+
 def _as_frame(X, columns=None):
     if isinstance(X, pd.DataFrame):
+        check_unique_columns(X)
         return X
     X = np.asarray(X)
     if X.ndim != 2:
@@ -108,10 +133,23 @@ class TableEncoder:
         Type of some or all columns, by name (DataFrame) or position (array):
         ``"continuous"``, ``"integer"``, ``"binary"`` or ``"categorical"``.
         Other columns are inferred from their dtypes.
+
+    handle_unknown : {"error", "ignore"}, default="error"
+        What :meth:`encode` does with a value the model space cannot hold: a
+        value of a binary or categorical column that fit did not see (also
+        a value other than the one of such a column with a single value in
+        fit), and a value other than the one of a numeric column with a
+        single value in fit (a point mass, left out of the model space).
+        ``"error"`` raises a ``ValueError`` naming the values; ``"ignore"``
+        encodes an unknown category as missing (NaN: a one-hot block of NaN
+        for a categorical column) and leaves the other value of a constant
+        column out, as the column is; the caller then scores such entries
+        as very unlikely, from :meth:`unseen_entries`.
     """
 
-    def __init__(self, column_types=None):
+    def __init__(self, column_types=None, handle_unknown="error"):
         self.column_types = column_types
+        self.handle_unknown = handle_unknown
 
     # ------------------------------------------------------------------ fit
 
@@ -134,6 +172,11 @@ class TableEncoder:
         }
 
     def fit(self, X):
+        if self.handle_unknown not in HANDLE_UNKNOWN:
+            raise ValueError(
+                f"handle_unknown must be one of {list(HANDLE_UNKNOWN)}; got "
+                f"{self.handle_unknown!r}."
+            )
         frame = _as_frame(X)
         if not isinstance(X, pd.DataFrame):
             # An object array: each column's own dtype, as encode reads it.
@@ -155,7 +198,7 @@ class TableEncoder:
                     "before fitting."
                 )
             values = pd.unique(column)
-            if len(values) == 1:
+            if len(values) == 1 and not self._declares_levels(name, frame[name], kind):
                 # Reproduced as its one value; it does not enter the model.
                 self.constant_[name] = values[0]
                 continue
@@ -188,6 +231,20 @@ class TableEncoder:
         )
         self.log_jacobian_ = float(self.column_log_jacobians_.sum())
         return self
+
+    def _declares_levels(self, name, column, kind):
+        """Whether a categorical column is modelled even with one observed value.
+
+        A pandas Categorical declares its categories, used or not, and
+        ``column_types`` can declare a column categorical: the levels a first
+        chunk for ``partial_fit`` lacks are to come, so the column is a
+        category of the model, not a constant.
+        """
+        if kind != "categorical":
+            return False
+        if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) > 1:
+            return True
+        return name in (self.column_types or {})
 
     @staticmethod
     def _fit_column(name, column, kind, values):
@@ -246,6 +303,18 @@ class TableEncoder:
             owners += [name] * width
         return owners
 
+    def observed_columns(self, M):
+        """The number of observed modelled columns of each model-space row of ``M``, ``(n,)``.
+
+        A categorical column is observed where its one-hot block is not NaN.
+        """
+        layout = self.layout_
+        scalar = layout.n_numeric + layout.n_binary
+        count = (~np.isnan(M[:, :scalar])).sum(axis=1)
+        for s in layout.category_slices():
+            count += ~np.isnan(M[:, s.start])
+        return count
+
     def sum_by_column(self, values):
         """Per-model-column ``values`` ``(n, width)`` summed into table columns ``(n, n_features)``.
 
@@ -275,6 +344,11 @@ class TableEncoder:
 
     def _check_dtype(self, name, column):
         fitted, dtype = self.dtypes_[name], column.dtype
+        if column.isna().all():
+            # A column of holes only (a CSV chunk without a value in it, a
+            # row built from a dict with None) has whatever dtype pandas
+            # guessed; it fits any fitted dtype.
+            return
 
         def numeric(d):
             return types.is_numeric_dtype(d) and not types.is_bool_dtype(d)
@@ -287,22 +361,46 @@ class TableEncoder:
                 f"Column {name!r} has dtype {dtype}, but it had dtype {fitted} in fit."
             )
 
-    def encode(self, X, dtype=np.float64):
-        """X (with the fitted columns) in model space, ``(n_samples, layout.width)``."""
+    def _frame(self, X):
         if not isinstance(X, pd.DataFrame):
             # An array (also after a fit on a DataFrame, as scikit-learn
             # allows with a warning): its columns in the fitted order.
             frame = _as_frame(X)
             check_n_features(frame.shape[1], len(self.columns_), "the model")
-            frame = frame.set_axis(self.columns_, axis=1).infer_objects()
-        else:
-            frame = X
+            return frame.set_axis(self.columns_, axis=1).infer_objects()
+        check_unique_columns(X)
+        return X
+
+    def _is_numeric(self, name):
+        return self.types_[name] in ("continuous", "integer")
+
+    def encode(self, X, dtype=np.float64, handle_unknown=None, handle_departures=None):
+        """X (with the fitted columns) in model space, ``(n_samples, layout.width)``.
+
+        Missing entries are NaN. An unknown category raises under
+        ``handle_unknown="error"`` and is NaN (missing) under ``"ignore"``;
+        another value of a numeric column with a single value in fit (which
+        has no model column) raises under ``handle_departures="error"`` and
+        is left out under ``"ignore"``. ``None`` is the encoder's own
+        ``handle_unknown``. :meth:`unseen_entries` says where such values
+        are.
+        """
+        # A table stored before handle_unknown existed refuses, as it did.
+        own = getattr(self, "handle_unknown", "error")
+        handle_unknown = handle_unknown or own
+        handle_departures = handle_departures or own
+        frame = self._frame(X)
         n = len(frame)
         out = np.zeros((n, self.layout_.width), dtype=dtype)
         position = 0
         for name, value in self.constant_.items():
             self._check_dtype(name, frame[name])
-            self._check_categories(name, frame[name], np.asarray([value], dtype=object))
+            if not self._is_numeric(name):
+                self._check_categories(
+                    name, frame[name], np.asarray([value], dtype=object), handle_unknown
+                )
+            elif handle_departures == "error":
+                self._check_departures(name, frame[name], value)
         for name in self.model_columns():
             column = frame[name]
             self._check_dtype(name, column)
@@ -318,7 +416,9 @@ class TableEncoder:
                 out[:, position] = (data - params["mean"]) / params["std"]
                 position += 1
                 continue
-            codes = self._check_categories(name, column, params["categories"])
+            codes = self._check_categories(name, column, params["categories"], handle_unknown)
+            # Under handle_unknown="ignore" an unknown category is missing.
+            missing = missing | (codes < 0)
             if kind == "binary":
                 out[:, position] = np.where(missing, np.nan, codes)
                 position += 1
@@ -330,19 +430,84 @@ class TableEncoder:
                 position += width
         return out
 
+    def unseen_entries(self, X, categories=True):
+        """Where X's observed entries hold values the model never saw.
+
+        ``categories=False`` looks at the numeric columns with a single value
+        in fit only (``unknown`` is then all False): under
+        ``handle_unknown="error"`` :meth:`encode` has refused any unknown
+        category already.
+
+        Returns
+        -------
+        unknown : ndarray of bool of shape (n_samples, n_features)
+            Values of binary and categorical columns that are not among the
+            fitted categories (only possible under ``handle_unknown="ignore"``,
+            as :meth:`encode` refuses them otherwise), including a value
+            other than the one of such a column with a single value in fit.
+        departures : ndarray of bool of shape (n_samples, n_features)
+            Values of a numeric column with a single value in fit that differ
+            from it (beyond a relative 1e-6, float32 rounding): that column is
+            a point mass, under which another value has probability 0.
+        """
+        frame = self._frame(X)
+        n = len(frame)
+        unknown = np.zeros((n, len(self.columns_)), dtype=bool)
+        departures = np.zeros_like(unknown)
+        for j, name in enumerate(self.columns_):
+            column = frame[name]
+            observed = ~column.isna().to_numpy()
+            if not observed.any():
+                continue
+            if name in self.constant_ and self._is_numeric(name):
+                departures[:, j] = self._departures(column, self.constant_[name])
+                continue
+            if not categories or self._is_numeric(name):
+                continue
+            if name in self.constant_:
+                known = np.asarray([self.constant_[name]], dtype=object)
+            else:
+                known = self.params_[name]["categories"]
+            codes = pd.Index(known).get_indexer(column.to_numpy(dtype=object))
+            unknown[:, j] = observed & (codes < 0)
+        return unknown, departures
+
     @staticmethod
-    def _check_categories(name, column, categories):
-        """The code of each value of ``column`` among ``categories`` (-1 where missing)."""
+    def _departures(column, value):
+        """Where ``column`` holds a value other than ``value`` (to float32 rounding)."""
+        data = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        close = np.isclose(data, float(value), rtol=1e-6, atol=0.0)
+        return ~column.isna().to_numpy() & ~close
+
+    def _check_departures(self, name, column, value):
+        departed = self._departures(column, value)
+        if departed.any():
+            values = pd.unique(column.to_numpy(dtype=object)[departed])
+            raise ValueError(
+                f"Column {name!r} held the single value {_shown([value])[0]!r} in fit, so it "
+                "is left out of the model, which cannot score the other values "
+                f"{_shown(values[:10])} it "
+                "now holds. Set handle_unknown='ignore' to score them as very unlikely."
+            )
+
+    @staticmethod
+    def _check_categories(name, column, categories, handle_unknown):
+        """The code of each value of ``column`` among ``categories`` (-1 where missing).
+
+        An unknown value raises under ``handle_unknown="error"`` and has the
+        code -1 under ``"ignore"``.
+        """
         values = column.to_numpy(dtype=object)
         codes = pd.Index(categories).get_indexer(values)
         unknown = (codes < 0) & ~column.isna().to_numpy()
-        if unknown.any():
+        if unknown.any() and handle_unknown == "error":
             unknown = pd.unique(values[unknown])
             raise ValueError(
-                f"Found unknown categories {list(unknown)[:10]} in column {name!r}; the "
-                f"model knows the categories seen when it was first fitted, {list(categories)} "
+                f"Found unknown categories {_shown(unknown[:10])} in column {name!r}; the "
+                f"model knows the categories seen when it was first fitted, {_shown(categories)} "
                 "(for partial_fit, the first call's: give that chunk a pandas Categorical "
-                "column listing every category)."
+                "column listing every category). Set handle_unknown='ignore' to score "
+                "unknown categories as very unlikely instead."
             )
         return codes
 

@@ -80,12 +80,27 @@ def column_means(X, missing):
     return sums / np.maximum(counts, 1)
 
 
-def check_finite_output(out, method, allow_inf=False):
-    """Raise instead of returning NaN (or inf) produced by the network."""
+def check_finite_output(out, method, allow_inf=False, table=False):
+    """Raise instead of returning NaN (or inf) produced by the network.
+
+    ``table``: the model reads a mixed table, which it standardises itself,
+    so the advice is about the values rather than their scaling.
+    """
     bad = np.isnan(out) if allow_inf else ~np.isfinite(out)
     if bad.any():
         n_rows = int(bad.reshape(len(bad), -1).any(axis=1).sum())
-        if get_config()["assume_finite"]:
+        if table:
+            advice = (
+                "numeric values too far outside the range of the training data for the "
+                "fitted network (check their units, or drop or clip such rows)"
+            )
+            if get_config()["assume_finite"]:
+                advice = (
+                    "NaN or infinite (unchecked under scikit-learn's assume_finite=True), or "
+                    + advice
+                )
+            cause = f"their input values are {advice}."
+        elif get_config()["assume_finite"]:
             cause = (
                 "their input values are NaN or infinite (unchecked under scikit-learn's "
                 "assume_finite=True), or too large for the fitted network (standardise X "
