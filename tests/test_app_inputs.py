@@ -5,9 +5,10 @@ mixed tables in the row displays, and the thread cap of small fits.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from skaevae import ConditionalVAETransformer
+from skaevae import ConditionalVAETransformer, VAEImputer
 
 TWO_EPOCHS = {"max_iter": 2, "random_state": 0, "device": "cpu"}
 
@@ -55,3 +56,101 @@ def test_oversampler_boolean_X_stays_boolean():
     assert X_res.dtype == bool
     # Rounded: a value below one half is False (a cast would make it True).
     assert np.array_equal(X_res[len(X) :], X_float[len(X) :] >= 0.5)
+
+
+# ---------------------------------------------------------------- imputer
+
+
+def _with_holes(X, rate=0.1, seed=1):
+    X = np.array(X, dtype=float)
+    X[np.random.default_rng(seed).random(X.shape) < rate] = np.nan
+    return X
+
+
+def test_imputer_array_with_column_types_returns_filled_array():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=100), rng.integers(0, 4, 100)]).astype(float)
+    X = _with_holes(X)
+    imputer = VAEImputer(column_types={1: "categorical"}, **TWO_EPOCHS)
+    out = imputer.fit_transform(X)
+    assert isinstance(out, np.ndarray) and out.dtype == X.dtype and out.shape == X.shape
+    observed = ~np.isnan(X)
+    assert np.array_equal(out[observed], X[observed])
+    assert not np.isnan(out).any()
+    # A categorical hole is one of the column's categories.
+    assert set(out[:, 1]) <= {0.0, 1.0, 2.0, 3.0}
+    # The same table as a DataFrame fills the same values.
+    frame = pd.DataFrame(X).astype({1: "category"})
+    from_frame = VAEImputer(**TWO_EPOCHS).fit_transform(frame)
+    assert np.array_equal(from_frame[0].to_numpy(), out[:, 0])
+
+
+def test_imputer_object_array_returns_object_array():
+    rng = np.random.default_rng(0)
+    X = np.empty((60, 2), dtype=object)
+    X[:, 0] = rng.normal(size=60)
+    X[:, 1] = np.array(["short", "a longer category"])[rng.integers(0, 2, 60)]
+    X[rng.random(60) < 0.2, 1] = None
+    X[rng.random(60) < 0.2, 0] = np.nan
+    out = VAEImputer(column_types={1: "categorical"}, **TWO_EPOCHS).fit_transform(X)
+    assert isinstance(out, np.ndarray) and out.dtype == object and out.shape == X.shape
+    assert not pd.isna(out).any()
+    assert set(out[:, 1]) == {"short", "a longer category"}
+    observed = ~pd.isna(X)
+    assert all(a is b for a, b in zip(out[observed], X[observed], strict=True))
+
+
+def _large_row_model(frame=False):
+    rng = np.random.default_rng(0)
+    X = _with_holes(rng.normal(size=(200, 3)))
+    if frame:
+        X = pd.DataFrame(X, columns=["a", "b", "c"])
+        X["d"] = pd.Categorical(rng.choice(["x", "y"], 200))
+    return X, VAEImputer(**TWO_EPOCHS).fit(X)
+
+
+def test_imputer_row_too_large_for_the_network_gets_column_means():
+    X, imputer = _large_row_model()
+    rows = np.array([[1e20, np.nan, 0.3], [0.1, np.nan, 0.3]])
+    with pytest.warns(UserWarning, match="not finite"):
+        out = imputer.transform(rows)
+    assert np.isfinite(out).all()
+    assert out[0, 0] == 1e20 and out[0, 2] == 0.3
+    # The column's observed mean in fit, as SimpleImputer fills it.
+    assert out[0, 1] == pytest.approx(np.nanmean(X[:, 1]))
+    # The other row is predicted as on its own.
+    assert out[1, 1] == imputer.transform(rows[1:])[0, 1]
+
+
+def test_imputer_table_row_too_large_for_the_network_gets_column_fills():
+    X, imputer = _large_row_model(frame=True)
+    rows = X.iloc[:2].copy()
+    rows.iloc[0, 0] = 1e20
+    rows.iloc[0, 1] = np.nan
+    rows.iloc[0, 3] = np.nan
+    with pytest.warns(UserWarning, match="not finite"):
+        out = imputer.transform(rows)
+    assert out.iloc[0, 0] == 1e20 and out.iloc[0, 2] == rows.iloc[0, 2]
+    assert out.iloc[0, 1] == pytest.approx(X["b"].mean())
+    assert out.iloc[0, 3] == X["d"].mode()[0]
+    assert out.dtypes.equals(X.dtypes)
+
+
+def test_imputer_keep_empty_categorical_column():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(_with_holes(rng.normal(size=(60, 2))), columns=["a", "b"])
+    X["c"] = pd.Categorical([np.nan] * 60, categories=["p", "q"])
+    X["d"] = pd.Categorical(rng.choice(["x", "y"], 60))
+    X["e"] = pd.array([pd.NA] * 60, dtype="boolean")
+    imputer = VAEImputer(keep_empty_features=True, **TWO_EPOCHS)
+    with pytest.warns(UserWarning, match="Skipping features"):
+        out = imputer.fit_transform(X)
+    assert list(out.columns) == list(X.columns)
+    # 0, as SimpleImputer fills an empty column, as a new category.
+    assert (out["c"] == 0).all() and list(out["c"].cat.categories) == ["p", "q", 0]
+    assert (out["e"] == False).all()  # noqa: E712
+    # The same columns as the imputer without the empty ones.
+    dropped = VAEImputer(**TWO_EPOCHS)
+    with pytest.warns(UserWarning, match="Skipping features"):
+        expected = dropped.fit_transform(X)
+    pd.testing.assert_frame_equal(out[["a", "b", "d"]], expected)
