@@ -217,6 +217,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     verbose : int, default=0
         ``1`` prints the VAE's training log.
 
+    progress_bar : bool, default=False
+        Show a progress bar of the VAE's training epochs (needs tqdm, the
+        ``progress`` extra), as :class:`VAETransformer` does.
+
     Attributes
     ----------
     estimator_ : VAETransformer
@@ -293,6 +297,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "device": PARAMS["device"].constraint,
         "random_state": PARAMS["random_state"].constraint,
         "verbose": PARAMS["verbose"].constraint,
+        "progress_bar": PARAMS["progress_bar"].constraint,
     }
 
     def __init__(
@@ -316,6 +321,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.missing_values = missing_values
         self.n_components = n_components
@@ -335,6 +341,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     # ------------------------------------------------------------------ fit
 
@@ -384,6 +391,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             column_types=self.column_types,
             random_state=self.random_state,
             verbose=self.verbose,
+            progress_bar=self.progress_bar,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

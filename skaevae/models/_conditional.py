@@ -108,6 +108,8 @@ class ConditionalVAETransformer(VAETransformer):
     verbose : int, default=0
         ``1`` prints a line per epoch.
 
+    [[progress_bar]]
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -212,6 +214,7 @@ class ConditionalVAETransformer(VAETransformer):
         column_types=None,
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         super().__init__(
             n_components=n_components,
@@ -244,6 +247,7 @@ class ConditionalVAETransformer(VAETransformer):
             column_types=column_types,
             random_state=random_state,
             verbose=verbose,
+            progress_bar=progress_bar,
         )
 
     # ------------------------------------------------------------------ fit

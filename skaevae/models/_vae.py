@@ -129,6 +129,8 @@ class VAETransformer(BaseAutoencoder):
         ``1`` prints a line per epoch (training loss, validation loss, KL
         weight, time).
 
+    [[progress_bar]]
+
     Attributes
     ----------
     net_ : skorch.NeuralNet
@@ -241,6 +243,7 @@ class VAETransformer(BaseAutoencoder):
         column_types=None,
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -272,6 +275,7 @@ class VAETransformer(BaseAutoencoder):
         self.column_types = column_types
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     # The network is built with these; partial_fit and a warm start keep them.
     _structural_params = (*BaseAutoencoder._structural_params, "n_train_draws")
