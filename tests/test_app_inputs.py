@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skaevae import ConditionalVAETransformer, VAEImputer
+from skaevae import ConditionalVAETransformer, VAEImputer, VAETransformer
 
 TWO_EPOCHS = {"max_iter": 2, "random_state": 0, "device": "cpu"}
 
@@ -154,3 +154,69 @@ def test_imputer_keep_empty_categorical_column():
     with pytest.warns(UserWarning, match="Skipping features"):
         expected = dropped.fit_transform(X)
     pd.testing.assert_frame_equal(out[["a", "b", "d"]], expected)
+
+
+# ---------------------------------------------------------------- displays
+
+
+def _mixed_table():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "b": rng.integers(0, 5, 60),
+            "c": pd.Categorical(rng.choice(["x", "y"], 60)),
+            "d": rng.random(60) > 0.5,
+        }
+    )
+
+
+def _heights(bars):
+    return np.array([patch.get_height() for patch in bars])
+
+
+def test_reconstruction_display_draws_the_numeric_columns_of_a_mixed_table():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skaevae.plotting import ReconstructionDisplay
+
+    X = _mixed_table()
+    model = VAETransformer(2, **TWO_EPOCHS).fit(X)
+    display = ReconstructionDisplay.from_estimator(model, X, n_samples=3)
+    labels = [t.get_text() for t in display.axes_[-1, 0].get_xticklabels()]
+    assert labels == ["a", "b", "d"]
+    numeric = X[["a", "b", "d"]].to_numpy(dtype=float)
+    reconstructed = model.inverse_transform(model.transform(X[:3]))[["a", "b", "d"]]
+    for i in range(3):
+        assert np.allclose(_heights(display.bars_[0, i]), numeric[i])
+        assert np.allclose(_heights(display.bars_[1, i]), reconstructed.to_numpy(float)[i])
+    plt.close("all")
+
+
+def test_sample_display_draws_the_numeric_columns_of_a_mixed_table():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skaevae.plotting import SampleDisplay
+
+    X = _mixed_table()
+    model = VAETransformer(2, **TWO_EPOCHS).fit(X)
+    display = SampleDisplay.from_estimator(model, n_samples=4, random_state=0)
+    samples = model.sample(4, random_state=0)[["a", "b", "d"]].to_numpy(dtype=float)
+    assert display.bars_.shape == (1, 4)
+    assert np.allclose(_heights(display.bars_[0, 1]), samples[1])
+    assert [t.get_text() for t in display.axes_[-1, 0].get_xticklabels()] == ["a", "b", "d"]
+    plt.close("all")
+
+
+def test_row_displays_refuse_a_table_of_categories_only():
+    pytest.importorskip("matplotlib")
+    from skaevae.plotting import ReconstructionDisplay, SampleDisplay
+
+    X = _mixed_table()[["c"]].assign(e=lambda f: f["c"].cat.rename_categories(["p", "q"]))
+    model = VAETransformer(1, **TWO_EPOCHS).fit(X)
+    with pytest.raises(ValueError, match="numeric columns.*all categorical"):
+        ReconstructionDisplay.from_estimator(model, X, n_samples=3)
+    with pytest.raises(ValueError, match="numeric columns.*all categorical"):
+        SampleDisplay.from_estimator(model, n_samples=3)
