@@ -4,9 +4,13 @@ Integer X in the over-sampler, mixed tables and extreme rows in the imputer,
 mixed tables in the row displays, and the thread cap of small fits.
 """
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from skorch.callbacks import Callback
 
 from skaevae import ConditionalVAETransformer, VAEImputer, VAETransformer
 
@@ -220,3 +224,56 @@ def test_row_displays_refuse_a_table_of_categories_only():
         ReconstructionDisplay.from_estimator(model, X, n_samples=3)
     with pytest.raises(ValueError, match="numeric columns.*all categorical"):
         SampleDisplay.from_estimator(model, n_samples=3)
+
+
+# ------------------------------------------------------------ thread count
+
+
+def test_thread_count_of_other_threads_around_a_small_fit():
+    before = torch.get_num_threads()
+    counts = {}
+    started, in_fit, read, fit_done = (threading.Event() for _ in range(4))
+
+    def existing():
+        # A thread that ran torch work before the fit keeps its own count.
+        counts["existing_before"] = torch.get_num_threads()
+        started.set()
+        in_fit.wait(timeout=60)
+        counts["existing_during"] = torch.get_num_threads()
+        read.set()
+        fit_done.wait(timeout=60)
+        counts["existing_after"] = torch.get_num_threads()
+
+    def newcomer():
+        counts["newcomer"] = torch.get_num_threads()
+
+    class Probe(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if "fitting" in counts:
+                return
+            counts["fitting"] = torch.get_num_threads()
+            in_fit.set()
+            read.wait(timeout=60)
+            thread = threading.Thread(target=newcomer)
+            thread.start()
+            thread.join()
+
+    other = threading.Thread(target=existing)
+    other.start()
+    started.wait(timeout=60)
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    VAETransformer(2, callbacks=[Probe()], **TWO_EPOCHS).fit(X)
+    fit_done.set()
+    other.join()
+    late = []
+    thread = threading.Thread(target=lambda: late.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    # The caller's count, and the count of threads started later, come back.
+    assert torch.get_num_threads() == before
+    assert late == [before]
+    assert counts["existing_before"] == counts["existing_during"] == before
+    assert counts["existing_after"] == before
+    # As documented: a thread whose first torch call comes during the fit
+    # starts with the fit's count (one thread for a small fit on the CPU).
+    assert counts["newcomer"] == counts["fitting"]
