@@ -55,6 +55,61 @@ def _imputes_as_table(X, column_types):
     )
 
 
+def _writable_copy(X):
+    """A copy of the array X to fill holes in: object dtype for strings."""
+    out = np.array(X, copy=True)
+    if out.dtype.kind in "US":
+        out = out.astype(object)
+    return out
+
+
+def _fill_empty(column):
+    """A column with no observed value in fit, its holes filled with 0.
+
+    SimpleImputer's ``keep_empty_features`` fills such a column with 0; a
+    categorical column gains the category 0 for it, and a column whose dtype
+    cannot hold 0 (strings) becomes an object column; a boolean one is
+    filled with False.
+    """
+    holes = column.isna()
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.where(~holes, False)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if 0 not in column.cat.categories:
+            column = column.cat.add_categories([0])
+        return column.where(~holes, 0)
+    try:
+        return column.where(~holes, 0)
+    except (TypeError, ValueError):
+        return column.astype(object).where(~holes, 0)
+
+
+def _fallback_values(frame, column_types):
+    """Each column's fill for a row the VAE cannot predict, as plain Python values.
+
+    The observed mean of a continuous column, the rounded mean of an integer
+    column, and the most frequent value of a binary or categorical one: what
+    SimpleImputer would fill. ``column_types`` is keyed by name for a
+    DataFrame, by position among ``frame``'s columns for an array.
+    """
+    keyed_by_name = isinstance(column_types, dict) and set(column_types) <= set(frame.columns)
+    values = []
+    for j, name in enumerate(frame.columns):
+        column = frame[name].dropna()
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        kind = column_types.get(name if keyed_by_name else j, None)
+        if kind is None:
+            kind = "continuous" if numeric else "categorical"
+        if kind == "continuous":
+            value = float(column.astype(float).mean())
+        elif kind == "integer":
+            value = int(np.rint(column.astype(float).mean()))
+        else:
+            value = column.mode().iloc[0]
+        values.append(value.item() if isinstance(value, np.generic) else value)
+    return values
+
+
 class VAEImputer(TransformerMixin, BaseEstimator):
     """Impute missing values from a variational autoencoder trained on the observed entries.
 
@@ -69,7 +124,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     ``sample_posterior=True`` each call draws from ``p(x_mis | x_obs)``
     instead, for multiple imputation.
 
-    Observed entries are returned unchanged. A float matrix is standardised
+    Observed entries are returned unchanged, and an array comes back as an
+    array of its dtype. A row whose observed values are too large for the
+    fitted network (far outside the training data's range) gets a
+    prediction that is not finite; its holes are then filled with each
+    column's observed mean in fit (the most frequent value of a categorical
+    or binary column), with a warning. A float matrix is standardised
     internally (with each column's observed mean and standard deviation); a
     DataFrame with categorical columns (or any X with ``column_types``) is
     a mixed table, whose categorical holes are filled with categories and
@@ -136,8 +196,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     keep_empty_features : bool, default=False
         Whether columns with no observed value in fit are kept in the output
-        of :meth:`transform`, filled with 0; by default they are dropped, as
-        :class:`~sklearn.impute.SimpleImputer` does.
+        of :meth:`transform`, filled with 0 as
+        :class:`~sklearn.impute.SimpleImputer` fills them (False in a
+        boolean column; a categorical column gains the category 0, and a
+        string column becomes an object column); by default they are
+        dropped, as SimpleImputer does.
 
     column_types : dict or None, default=None
         Types of the columns of a mixed table, as in :class:`VAETransformer`.
@@ -162,6 +225,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     verbose : int, default=0
         ``1`` prints the VAE's training log.
+
+    progress_bar : bool, default=False
+        Show a progress bar of the VAE's training epochs (needs tqdm, the
+        ``progress`` extra), as :class:`VAETransformer` does.
 
     Attributes
     ----------
@@ -240,6 +307,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "device": PARAMS["device"].constraint,
         "random_state": PARAMS["random_state"].constraint,
         "verbose": PARAMS["verbose"].constraint,
+        "progress_bar": PARAMS["progress_bar"].constraint,
     }
 
     def __init__(
@@ -264,6 +332,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.missing_values = missing_values
         self.n_components = n_components
@@ -284,6 +353,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     # ------------------------------------------------------------------ fit
 
@@ -334,6 +404,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             handle_unknown=self.handle_unknown,
             random_state=self.random_state,
             verbose=self.verbose,
+            progress_bar=self.progress_bar,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -415,6 +486,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         n_columns = TableEncoder(column_types).fit(kept).layout_.n_columns
         vae = self._vae(n_columns, len(frame)).set_params(column_types=column_types)
         self.estimator_ = self._fit_vae(vae, kept)
+        self._fallback = _fallback_values(
+            frame.iloc[:, np.flatnonzero(~self._empty)], self.estimator_.column_types_
+        )
 
     def _fit_vae(self, vae, X):
         with warnings.catch_warnings():
@@ -458,8 +532,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ transform
 
-    def _predict(self, X):
-        """The VAE's prediction of every entry of X (in the VAE's input form)."""
+    def _impute(self, X):
         # A local RandomState: the VAE's draws leave numpy's global one alone.
         random_state = local_random_state(self.random_state) if self.sample_posterior else None
         return self.estimator_.impute(
@@ -467,6 +540,41 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             n_draws=self.n_draws,
             sample_posterior=self.sample_posterior,
             random_state=random_state,
+        )
+
+    def _predict(self, X):
+        """The VAE's prediction of every entry of the float matrix X (standardised)."""
+        predicted = self._impute(X)
+        bad = ~np.isfinite(predicted).all(axis=1)
+        if bad.any():
+            self._warn_not_finite(int(bad.sum()))
+            # The observed mean, which is 0 once standardised.
+            predicted[bad] = 0.0
+        return predicted
+
+    def _predict_table(self, X):
+        """The VAE's prediction of every entry of the mixed table X, as a DataFrame."""
+        predicted = self._impute(X)
+        if not isinstance(X, pd.DataFrame):
+            predicted = pd.DataFrame(np.asarray(predicted, dtype=object))
+        # A prediction that is not finite decodes to a missing entry.
+        bad = predicted.isna().to_numpy().any(axis=1)
+        if bad.any():
+            self._warn_not_finite(int(bad.sum()))
+            predicted = predicted.copy()
+            for j, value in enumerate(self._fallback):
+                predicted.iloc[np.flatnonzero(bad), j] = value
+        return predicted
+
+    def _warn_not_finite(self, n_rows):
+        warnings.warn(
+            f"The VAE's prediction for {n_rows} rows is not finite: their observed values "
+            "are too large for the fitted network (transform X with the same units and "
+            "preprocessing as in fit). Their missing entries are filled with "
+            "the column's observed mean in fit (its most frequent value for a "
+            "categorical or binary column).",
+            UserWarning,
+            stacklevel=4,
         )
 
     def transform(self, X):
@@ -484,8 +592,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             entry, or with ``sample_posterior=True`` a draw from its
             conditional distribution. Columns empty in fit are dropped (or
             filled with 0 under ``keep_empty_features``), and the missing
-            indicator is appended under ``add_indicator``. A mixed table
-            fitted as a DataFrame comes back as a DataFrame with its dtypes.
+            indicator is appended under ``add_indicator``. A DataFrame comes
+            back as a DataFrame with its dtypes, an array as an array of its
+            dtype.
         """
         check_is_fitted(self)
         check_no_datetimes(X)
@@ -534,31 +643,39 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         check_n_features(frame.shape[1], self.n_features_in_, type(self).__name__)
         kept_columns = frame.columns[~self._empty]
         kept = frame[kept_columns]
-        out = frame.copy()
         missing = kept.isna().to_numpy()
         rows = np.flatnonzero(missing.any(axis=1))
+        # An array comes back as an array of its own dtype (object for
+        # strings, which a fixed-width string array would truncate), with
+        # only its holes written to.
+        out = frame.copy() if is_frame else _writable_copy(X)
         if len(rows):
             part = kept.iloc[rows] if is_frame else kept.iloc[rows].to_numpy()
-            predicted = self._predict(part)
-            if not is_frame:
-                predicted = pd.DataFrame(np.asarray(predicted, dtype=object))
+            predicted = self._predict_table(part)
             for j, name in enumerate(kept_columns):
                 holes = missing[rows, j]
                 if holes.any():
                     # By position: the index may repeat labels.
                     source = predicted.iloc[np.flatnonzero(holes), j]
-                    if holes.all() and len(rows) == len(out):
+                    column = frame.columns.get_loc(name)
+                    if not is_frame:
+                        out[rows[holes], column] = source.to_numpy()
+                    elif holes.all() and len(rows) == len(out):
                         # A column of holes only has whatever dtype pandas
                         # guessed for it: it takes the fitted one.
                         out[name] = source.set_axis(out.index)
-                        continue
-                    out.iloc[rows[holes], out.columns.get_loc(name)] = source.to_numpy()
+                    else:
+                        out.iloc[rows[holes], column] = source.to_numpy()
         if self.keep_empty_features:
-            for name in frame.columns[self._empty]:
-                out[name] = out[name].where(out[name].notna(), 0)
-        else:
-            out = out[kept_columns]
-        return out if is_frame else out.to_numpy()
+            for column in np.flatnonzero(self._empty):
+                if is_frame:
+                    out.isetitem(column, _fill_empty(out.iloc[:, column]))
+                else:
+                    out[pd.isna(out[:, column]), column] = 0
+            return out
+        if is_frame:
+            return out[kept_columns]
+        return out[:, ~self._empty]
 
     def _input_names(self):
         if hasattr(self, "feature_names_in_"):

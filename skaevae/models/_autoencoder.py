@@ -131,6 +131,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     verbose : int, default=0
         ``1`` prints a line per epoch (training loss, validation loss, time).
 
+    [[progress_bar]]
+
     Attributes
     ----------
     net_ : skorch.NeuralNet
@@ -249,6 +251,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         handle_unknown="error",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -279,6 +282,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.handle_unknown = handle_unknown
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     def _encode(self, x):
         return self._module.encode(*self._observed(x))

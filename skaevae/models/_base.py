@@ -91,6 +91,7 @@ class BaseAutoencoder(
         "handle_unknown",
         "random_state",
         "verbose",
+        "progress_bar",
     )
 
     _module_cls = None
@@ -263,6 +264,7 @@ class BaseAutoencoder(
             seed=seed,
             verbose=self.verbose,
             warmup_epochs=self._warmup_epochs(),
+            progress_bar=self.progress_bar,
             # Copies: skorch initialises callbacks in place, and fit must not
             # change the estimator's parameters.
             callbacks=[*self._model_callbacks(), *copy.deepcopy(check_callbacks(self.callbacks))],
@@ -421,6 +423,8 @@ class BaseAutoencoder(
             start_epoch=self._warmup_epochs(),
             learning_rate_init=self.learning_rate_init,
             alpha=self.alpha,
+            epochs=1 if incremental else self.max_iter,
+            progress_bar=self.progress_bar,
         )
         self._resume_model(net)
 

@@ -110,6 +110,8 @@ class ConditionalVAETransformer(VAETransformer):
     verbose : int, default=0
         ``1`` prints a line per epoch.
 
+    [[progress_bar]]
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -215,6 +217,7 @@ class ConditionalVAETransformer(VAETransformer):
         handle_unknown="error",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         super().__init__(
             n_components=n_components,
@@ -248,6 +251,7 @@ class ConditionalVAETransformer(VAETransformer):
             handle_unknown=handle_unknown,
             random_state=random_state,
             verbose=verbose,
+            progress_bar=progress_bar,
         )
 
     # ------------------------------------------------------------------ fit

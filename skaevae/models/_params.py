@@ -301,6 +301,18 @@ PARAMS = {
     ),
     "random_state": Param(["random_state"]),
     "verbose": Param(["verbose"]),
+    "progress_bar": Param(
+        ["boolean"],
+        """
+        progress_bar : bool, default=False
+            Show a progress bar of the epochs while training (with tqdm, the
+            ``progress`` extra: ``pip install "skaevae[progress]"``): epochs
+            done out of ``max_iter``, the latest training (and validation)
+            loss, and the time left. Use it for long fits; it does not change
+            the fitted model, and may be switched between ``partial_fit``
+            calls.
+        """,
+    ),
 }
 
 

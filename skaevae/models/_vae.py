@@ -131,6 +131,8 @@ class VAETransformer(BaseAutoencoder):
         ``1`` prints a line per epoch (training loss, validation loss, KL
         weight, time).
 
+    [[progress_bar]]
+
     Attributes
     ----------
     net_ : skorch.NeuralNet
@@ -244,6 +246,7 @@ class VAETransformer(BaseAutoencoder):
         handle_unknown="error",
         random_state=None,
         verbose=0,
+        progress_bar=False,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -276,6 +279,7 @@ class VAETransformer(BaseAutoencoder):
         self.handle_unknown = handle_unknown
         self.random_state = random_state
         self.verbose = verbose
+        self.progress_bar = progress_bar
 
     # The network is built with these; partial_fit and a warm start keep them.
     _structural_params = (*BaseAutoencoder._structural_params, "n_train_draws")

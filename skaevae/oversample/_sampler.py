@@ -48,10 +48,12 @@ class VAEOverSampler(BaseOverSampler):
     imbalanced-learn's sampler API (``fit_resample``, ``sampling_strategy``),
     so it drops into :class:`imblearn.pipeline.Pipeline` in place of
     ``SMOTE``. Features are standardised for the model and the new rows
-    returned in X's units; every column is modelled as continuous, with the
-    decoder's Gaussian noise, so new rows of a constant or whole-number
-    column vary slightly around its values (SMOTE keeps a constant column
-    constant).
+    returned in X's units and X's dtype, as SMOTE returns them. Every column
+    is modelled as continuous, with the decoder's Gaussian noise: for a float
+    X, new rows of a constant or whole-number column vary slightly around its
+    values; for an integer (or boolean) X, each new value is rounded to the
+    nearest whole number within its column's range in X, so a constant column
+    stays constant.
 
     Read more in the user guide's "Conditional sampling" section; needs
     imbalanced-learn (``pip install "skaevae[imbalanced]"``).
@@ -184,6 +186,20 @@ class VAEOverSampler(BaseOverSampler):
                 )
             else:
                 rows = estimator.sample(n_new, y=label, random_state=rng)
-            X_parts.append(self.scaler_.inverse_transform(rows).astype(X.dtype, copy=False))
+            X_parts.append(self._in_dtype_of(X, self.scaler_.inverse_transform(rows)))
             y_parts.append(np.full(n_new, label, dtype=y.dtype))
         return np.vstack(X_parts), np.hstack(y_parts)
+
+    @staticmethod
+    def _in_dtype_of(X, rows):
+        """New ``rows`` (floats) in X's dtype, as SMOTE returns them.
+
+        For integer or boolean X each value is rounded to the nearest whole
+        number and kept within its column's range in X, so that a constant
+        column stays constant and a count never leaves the values seen
+        (casting alone would truncate towards zero, biasing every column
+        down).
+        """
+        if X.dtype.kind in "biu":
+            rows = np.clip(np.rint(rows), X.min(axis=0), X.max(axis=0))
+        return rows.astype(X.dtype, copy=False)

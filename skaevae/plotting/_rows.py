@@ -4,7 +4,8 @@ Each draws a grid of rows, one per cell: as an image when the features are the
 pixels of an image (``image_shape``, e.g. ``(8, 8)`` for ``load_digits``), as
 per-feature bars otherwise. All cells of a grid share one colour scale (from
 the 1st to the 99th percentile of the grid's values) or one y range, so cells
-can be compared with each other.
+can be compared with each other. Of a mixed table, the numeric and boolean
+columns are drawn; categorical columns have no height to draw.
 """
 
 import numpy as np
@@ -16,9 +17,11 @@ from ._utils import (
     as_array,
     axes_grid,
     check_count,
+    column_subset,
     estimator_name,
     final_estimator,
     import_pyplot,
+    numeric_columns,
 )
 
 # Bars get feature-name tick labels only up to this many features; beyond it
@@ -221,7 +224,10 @@ class ReconstructionDisplay(_RowGridDisplay):
 
         X : array-like of shape (n_samples, n_features)
             Data; its first ``n_samples`` rows are shown. Column names of a
-            DataFrame label the bars.
+            DataFrame label the bars. Of a mixed table (for a model fitted
+            with categorical columns), the numeric and boolean (0/1) columns
+            are drawn and the categorical ones, which have no height, left
+            out.
 
         n_samples : int, default=8
             Number of rows to show.
@@ -247,8 +253,10 @@ class ReconstructionDisplay(_RowGridDisplay):
         import_pyplot("ReconstructionDisplay.from_estimator")
         check_count(n_samples, "n_samples")
         X = _safe_indexing(X, slice(0, n_samples))
-        originals, names = as_array(X)
-        reconstructed, _ = as_array(_reconstruct(estimator, X))
+        # A mixed table's categorical columns have no height: its other columns are drawn.
+        columns = numeric_columns(X, "ReconstructionDisplay")
+        originals, names = column_subset(X, columns)
+        reconstructed, _ = column_subset(_reconstruct(estimator, X), columns)
         display = cls(
             originals,
             reconstructed,
@@ -363,7 +371,9 @@ class SampleDisplay(_RowGridDisplay):
             :class:`~skaevae.AutoencoderTransformer` (decoded draws of a
             Gaussian fitted to the training codes), or a pipeline ending in
             one, whose earlier steps' ``inverse_transform`` then maps the
-            samples back to the input's units.
+            samples back to the input's units. Of a model of a mixed table,
+            the numeric and boolean (0/1) columns of the samples are drawn
+            and the categorical ones, which have no height, left out.
 
         n_samples : int, default=16
             Number of rows to generate.
@@ -399,10 +409,14 @@ class SampleDisplay(_RowGridDisplay):
         samples = model.sample(n_samples, random_state=random_state)
         if isinstance(estimator, Pipeline) and len(estimator) > 1:
             samples = estimator[:-1].inverse_transform(samples)
+        names = getattr(estimator, "feature_names_in_", None)
+        # A mixed table's categorical columns have no height: its other columns are drawn.
+        columns = numeric_columns(samples, "SampleDisplay")
+        samples, _ = column_subset(samples, columns)
         display = cls(
             samples,
             image_shape=image_shape,
-            feature_names=getattr(estimator, "feature_names_in_", None),
+            feature_names=None if names is None else np.asarray(names)[columns],
             n_cols=n_cols,
             estimator_name=name if name is not None else estimator_name(estimator),
         )

@@ -3,6 +3,7 @@
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
@@ -38,6 +39,50 @@ def as_array(X):
     if hasattr(X, "columns"):
         names = np.asarray(X.columns, dtype=object)
     return np.asarray(X, dtype=float), names
+
+
+def numeric_columns(X, who):
+    """Positions of the columns of X that have a height to draw: all but categorical ones.
+
+    A mixed table's categorical (category, string or object) columns are left
+    out; booleans count as 0/1. Raises a ValueError naming ``who`` when no
+    column is left.
+    """
+    if hasattr(X, "dtypes"):
+        keep = [
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            for dtype in X.dtypes
+        ]
+    else:
+        X = np.asarray(X)
+        if X.dtype != object:
+            return np.arange(X.shape[1])
+        keep = [_is_numeric(X[:, j]) for j in range(X.shape[1])]
+    positions = np.flatnonzero(keep)
+    if len(positions) == 0:
+        raise ValueError(
+            f"{who} draws the numeric columns of a table as bars, and X has none: "
+            "its columns are all categorical."
+        )
+    return positions
+
+
+def _is_numeric(values):
+    try:
+        np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def column_subset(X, positions):
+    """The columns of X at ``positions``, as :func:`as_array` reads them."""
+    if hasattr(X, "iloc"):
+        X = X.iloc[:, positions]
+        return np.asarray(X.to_numpy(dtype=float, na_value=np.nan)), np.asarray(
+            X.columns, dtype=object
+        )
+    return np.asarray(np.asarray(X)[:, positions], dtype=float), None
 
 
 def axes_grid(plt, ax, n_rows, n_cols, *, cell_size=(1.2, 1.2)):

@@ -1,4 +1,4 @@
-"""The skorch callbacks the estimators add themselves: stopping and the KL warm-up."""
+"""The skorch callbacks the estimators add themselves: stopping, the KL warm-up, a progress bar."""
 
 from skorch.callbacks import Callback, EarlyStopping
 
@@ -49,3 +49,55 @@ class KLWarmup(Callback):
 
     def on_train_end(self, net, **kwargs):
         net.criterion_.kl_weight = 1.0
+
+
+def import_tqdm():
+    """tqdm's bar class (the notebook widget in Jupyter), or an ImportError naming the extra."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as error:
+        raise ImportError(
+            'progress_bar=True needs tqdm: pip install "skaevae[progress]" (or pip install tqdm).'
+        ) from error
+    return tqdm
+
+
+class EpochProgressBar(Callback):
+    """A tqdm bar that advances once per epoch, showing the epoch's losses.
+
+    skorch's ``ProgressBar`` counts the batches within an epoch; a fit of a
+    small network is many short epochs, so this bar counts epochs, up to
+    ``total`` (the call's most epochs, from which tqdm estimates the time
+    left; early stopping ends the bar sooner). It is in every net and draws
+    only while ``active``, which each call sets, so it can be switched on and
+    off between ``partial_fit`` calls. The bar exists only during a call:
+    nothing of it is stored with the model, and it draws nothing from any
+    random generator.
+    """
+
+    def __init__(self, total, *, active=False):
+        self.total = total
+        self.active = active
+
+    bar_ = None
+
+    def on_train_begin(self, net, **kwargs):
+        self.bar_ = None
+        if self.active:
+            tqdm = import_tqdm()
+            self.bar_ = tqdm(total=self.total, unit="epoch", dynamic_ncols=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.bar_ is None:
+            return
+        entry = net.history[-1]
+        losses = {
+            name: f"{entry[name]:.4g}" for name in ("train_loss", "valid_loss") if name in entry
+        }
+        self.bar_.set_postfix(losses, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        if self.bar_ is not None:
+            self.bar_.close()
+        self.bar_ = None

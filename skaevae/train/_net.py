@@ -28,7 +28,7 @@ from skorch.callbacks import Callback, EpochTimer, PrintLog
 from skorch.utils import noop
 
 from ..nn._batch import Batch
-from ._callbacks import StopWhenNotImproving
+from ._callbacks import EpochProgressBar, StopWhenNotImproving
 from ._data import RandomSplit, TensorBatchIterator, TensorData
 
 try:
@@ -291,7 +291,8 @@ class TrainingConfig:
     ``device`` is a resolved device string (see :func:`~skaevae.utils._budget.resolve_device`),
     ``batch_size`` an int, ``seed`` the int32 seed of torch's generator for
     the fit, ``warmup_epochs`` the epochs before stopping may start, and
-    ``callbacks`` the model's own callbacks followed by the user's.
+    ``callbacks`` the model's own callbacks followed by the user's, and
+    ``progress_bar`` whether a bar shows the epochs.
     """
 
     max_iter: int
@@ -308,6 +309,7 @@ class TrainingConfig:
     seed: int
     verbose: int
     warmup_epochs: int = 0
+    progress_bar: bool = False
     callbacks: list = field(default_factory=list)
 
 
@@ -355,7 +357,12 @@ def build_net(module, module_params, criterion, criterion_params, config):
         iterator_train__shuffle=True,
         iterator_valid=TensorBatchIterator,
         train_split=train_split,
-        callbacks=[*config.callbacks, ("stop_when_not_improving", stopper)],
+        # The bar before the stopper, whose stop skips the callbacks after it.
+        callbacks=[
+            *config.callbacks,
+            ("progress_bar", EpochProgressBar(config.max_iter, active=config.progress_bar)),
+            ("stop_when_not_improving", stopper),
+        ],
         device=config.device,
         precision=config.precision,
         verbose=config.verbose,
@@ -436,8 +443,10 @@ def resume_net(
     start_epoch,
     learning_rate_init,
     alpha,
+    epochs,
+    progress_bar=False,
 ):
-    """Set a fitted ``net``'s training parameters for another call.
+    """Set a fitted ``net``'s training parameters for another call of ``epochs`` epochs.
 
     The module and optimiser state carry over; the step size, weight decay,
     batch size, validation split and stopping rule are this call's. An
@@ -453,6 +462,9 @@ def resume_net(
     stopper.patience = n_iter_no_change
     stopper.threshold = tol
     stopper.start_epoch = start_epoch
+    bar = dict(net.callbacks_)["progress_bar"]
+    bar.total = epochs
+    bar.active = progress_bar
     for group in net.optimizer_.param_groups:
         group["lr"] = learning_rate_init
         group["weight_decay"] = alpha

@@ -28,9 +28,14 @@ def limit_torch_threads(n_threads):
 
     ``None`` leaves torch's setting (one thread per physical core unless the
     user or the environment, e.g. ``OMP_NUM_THREADS`` in joblib's workers, set
-    fewer) alone. The count is only ever lowered, never raised. With OpenMP the
-    count belongs to the calling thread, so each caller saves and restores its
-    own, and concurrent fits in other threads are unaffected.
+    fewer) alone. The count is only ever lowered, never raised. With OpenMP,
+    a thread that already ran torch work keeps its own count, so each caller
+    saves and restores its own and fits already running in other threads are
+    unaffected. But ``torch.set_num_threads`` also sets the count that a
+    thread takes when it first runs torch work, process-wide: a thread whose
+    first torch call comes during the block starts with ``n_threads`` and
+    keeps it (until it calls ``torch.set_num_threads`` itself). The restore
+    at the end sets that process-wide count back as well.
     """
     previous = torch.get_num_threads()
     if n_threads is None or n_threads >= previous:
