@@ -63,7 +63,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     # Lists each API page's gallery examples (the minigallery in
-    # _templates/autosummary/class.rst).
+    # _templates/skaevae_class.rst).
     "doc_module": ("skaevae",),
     "backreferences_dir": "gen_modules/backreferences",
     "abort_on_example_error": True,

@@ -20,9 +20,10 @@ ALLOWED = {
 }
 
 
-def skaevae_imports(path):
-    """The top-level skaevae folders that the module at ``path`` imports from."""
-    folder = path.relative_to(PACKAGE).parts
+def skaevae_imports(path, package=PACKAGE):
+    """The top-level folders (or root modules) of ``package`` that the module at ``path``
+    imports from."""
+    folder = path.relative_to(package).parts
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
@@ -36,6 +37,9 @@ def skaevae_imports(path):
                 continue
             if parts:
                 found.add(parts[0])
+            else:
+                # ``from .. import X``: X is a folder or a module of the package root.
+                found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == "skaevae":
@@ -43,11 +47,34 @@ def skaevae_imports(path):
     return found - {folder[0], ""}
 
 
+# The modules of the package root: the public names and the command line.
+ROOT_MODULES = {
+    "__init__.py": {"models", "outlier", "impute", "oversample"},
+    "__main__.py": {"_compare", "plotting"},
+    "_compare.py": {"models"},
+}
+
+
 @pytest.mark.parametrize("folder", sorted(ALLOWED))
 def test_each_folder_imports_only_the_layers_below_it(folder):
     for path in sorted((PACKAGE / folder).rglob("*.py")):
         imported = skaevae_imports(path)
         assert imported <= ALLOWED[folder], (str(path.relative_to(PACKAGE)), imported)
+
+
+@pytest.mark.parametrize("name", sorted(ROOT_MODULES))
+def test_the_package_root_imports_what_it_exposes(name):
+    imported = skaevae_imports(PACKAGE / name) - {"__version__"}
+    assert imported <= ROOT_MODULES[name], (name, imported)
+
+
+def test_a_relative_import_of_the_package_root_is_seen(tmp_path):
+    # "from .. import X" names X itself: an application importing the package
+    # root's public names is caught, not skipped.
+    probe = tmp_path / "skaevae" / "outlier" / "_probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("from .. import OutlierDetector\nfrom ..models import _vae\n")
+    assert skaevae_imports(probe, tmp_path / "skaevae") == {"OutlierDetector", "models"}
 
 
 def test_the_torch_core_imports_neither_skorch_nor_scikit_learn():

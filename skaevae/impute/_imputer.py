@@ -298,7 +298,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "batch_size": PARAMS["batch_size"].constraint,
         "learning_rate_init": PARAMS["learning_rate_init"].constraint,
         "n_draws": [Count(1)],
-        "n_train_draws": [Count(1)],
+        "n_train_draws": PARAMS["n_train_draws"].constraint,
         "sample_posterior": ["boolean"],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],

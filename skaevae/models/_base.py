@@ -1,4 +1,4 @@
-"""The estimators' shared behaviour: validation, the fit, batched inference."""
+"""The estimators' shared behaviour: validation and the fit (inference is in ``_inference.py``)."""
 
 import copy
 import warnings
@@ -458,8 +458,10 @@ class BaseAutoencoder(
         statistics over every row passed so far, each chunk's codes taken
         under the network of its call. The parameters the network is built
         from (``n_components``, ``hidden_layer_sizes``, ``activation``,
-        ``dropout``, ``column_types``, ``device``, ``precision``,
-        ``compile``) must not change between calls; the step size, weight
+        ``dropout``, ``encoder`` and ``decoder`` with their parameters,
+        ``corruption`` and ``corruption_level``, ``column_types``,
+        ``device``, ``precision``, ``compile`` and, for the VAE,
+        ``n_train_draws``) must not change between calls; the step size, weight
         decay, batch size and, for the VAE, ``beta`` and ``kl_warmup`` take
         effect at the next call. A mixed table's encoding (its categories
         and the standardisation of its numeric columns) is fitted on the

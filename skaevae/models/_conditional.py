@@ -5,7 +5,7 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _num_samples, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from ._params import fill_parameter_docs
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
@@ -318,6 +318,16 @@ class ConditionalVAETransformer(VAETransformer):
         one_hot[np.arange(n_rows), self._class_index(y)] = 1.0
         return one_hot
 
+    def _labels_of(self, X, y, method):
+        """The class of each row of X: ``y`` itself, or one label repeated; never None."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.{method} requires y, the class of the rows of X."
+            )
+        if np.ndim(y) == 0:
+            return np.full(_num_samples(X), y)
+        return y
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to X given the class of each row.
@@ -565,7 +575,7 @@ class ConditionalVAETransformer(VAETransformer):
         """
         return self._sample(n_samples, y, random_state)
 
-    def sample_near(self, X, y, n_samples=1, random_state=None):
+    def sample_near(self, X, y, *, n_samples=1, random_state=None):
         """Generate rows near the rows of X, given their class.
 
         As :meth:`VAETransformer.sample_near`: each new row picks a row
@@ -593,9 +603,7 @@ class ConditionalVAETransformer(VAETransformer):
             Generated rows (float32), in a mixed table's schema if it was
             fitted on one.
         """
-        if np.ndim(y) == 0:
-            y = np.full(_num_samples(X), y)
-        return self._sample_near(X, n_samples, random_state, y=y)
+        return self._sample_near(X, n_samples, random_state, y=self._labels_of(X, y, "sample_near"))
 
     def impute(
         self, X, y, *, n_draws=N_IMPORTANCE_SAMPLES, sample_posterior=False, random_state=None
@@ -609,8 +617,8 @@ class ConditionalVAETransformer(VAETransformer):
         X : array-like or DataFrame of shape (n_samples, n_features)
             Rows with missing entries (NaN).
 
-        y : array-like of shape (n_samples,)
-            Class of each row.
+        y : label or array-like of shape (n_samples,)
+            The class of the rows: one label for all of them, or one per row.
 
         n_draws : int, default=64
             Importance draws per row.
@@ -626,7 +634,7 @@ class ConditionalVAETransformer(VAETransformer):
         X_pred : ndarray or DataFrame of shape (n_samples, n_features)
             Every entry predicted, observed ones included.
         """
-        check_is_fitted(self)
+        y = self._labels_of(X, y, "impute")
         return self._impute(X, n_draws, sample_posterior, random_state, y=y)
 
     def __sklearn_tags__(self):

@@ -120,6 +120,9 @@ def map_batches(
     X = inputs["x"] if check_finite else None
     check_finite = check_finite and (X.dtype == np.float64 or not get_config()["assume_finite"])
     n_rows = next(iter(inputs.values())).shape[0]
+    if any(array.shape[0] != n_rows for array in inputs.values()):
+        shapes = {name: array.shape for name, array in inputs.items()}
+        raise ValueError(f"The named inputs of a batched call differ in rows: {shapes}.")
     batch_size = inference_batch_rows(draws * row_bytes, n_rows, device)
     # Fitted modules are left in evaluation mode: switching modes walks
     # every submodule, which costs more than a small batch.
@@ -266,7 +269,7 @@ class BatchedInferenceMixin:
 
     def _inference_draws(self, method, side):
         """Rows of activations per input row of ``method`` (importance draws, classes)."""
-        return self._score_draws if method == "score_samples" else 1
+        return 1
 
     @abstractmethod
     def _encode(self, x, **side):
@@ -387,9 +390,6 @@ class BatchedInferenceMixin:
         """
         return self._score_samples(X)
 
-    # Rows of activations per row of X when scoring.
-    _score_draws = 1
-
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over the rows of X.
 
@@ -429,18 +429,25 @@ class BatchedInferenceMixin:
             value in training (the model leaves it out), except that another
             value of a numeric such column has an infinite error. Under
             ``handle_unknown="ignore"``, a category not seen in fit has the
-            cross-entropy of a probability of 1e-7 (about 16.1 nats).
+            cross-entropy of a probability of 1e-7 (about 16.1 nats). A
+            conditional model decodes the code marginalised over its classes
+            (see its ``transform``).
         """
         raw = X
         X = self._check_input(X, ensure_all_finite=False)
         layout, module = self._layout(), self._module
+        # The code of a row costs what transform's does (a conditional model
+        # scores every class to marginalise over them).
+        draws = self._inference_draws("transform", {})
         if layout is None:
             X_hat = self._map_batches(
                 lambda x: self._decode(self._encode(x)),
                 {"x": X},
                 self.n_features_in_,
                 np.float64,
+                draws=draws,
                 check_finite=True,
+                check_output="reconstruction_errors",
             )
             return np.square(X - X_hat)
 
@@ -452,7 +459,12 @@ class BatchedInferenceMixin:
             return torch.where(mask > 0, errors, torch.nan)
 
         errors = self._map_batches(
-            column_errors, {"x": X}, layout.n_columns, np.float64, check_finite=True
+            column_errors,
+            {"x": X},
+            layout.n_columns,
+            np.float64,
+            draws=draws,
+            check_finite=True,
         )
         errors = self._table.by_column(errors)
         unseen = self._unseen_entries(raw)

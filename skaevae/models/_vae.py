@@ -210,7 +210,6 @@ class VAETransformer(BaseAutoencoder):
     # The output model p(x | z), a key of skaevae.nn._likelihoods.LIKELIHOODS.
     _likelihood = "gaussian"
     # Each row is decoded N_IMPORTANCE_SAMPLES times when scoring.
-    _score_draws = N_IMPORTANCE_SAMPLES
 
     def __init__(
         self,
@@ -329,7 +328,15 @@ class VAETransformer(BaseAutoencoder):
         log_likelihood = self._module.importance_log_likelihood(x, self._importance_draws(), mask)
         return log_likelihood + self._log_jacobian(mask)
 
+    def _inference_draws(self, method, side):
+        # Each row is decoded N_IMPORTANCE_SAMPLES times when scoring.
+        return N_IMPORTANCE_SAMPLES if method == "score_samples" else 1
+
     def _impute(self, X, n_draws, sample_posterior, random_state, y=None):
+        check_is_fitted(self)
+        _check_count(n_draws, "n_draws")
+        if not isinstance(sample_posterior, (bool, np.bool_)):
+            raise ValueError(f"sample_posterior must be a bool, got {sample_posterior!r}.")
         M = self._check_input(X)
         side = self._side_inputs(y, len(M), "impute")
         module, k = self._module, self.n_components_
@@ -398,13 +405,11 @@ class VAETransformer(BaseAutoencoder):
             float matrix; a mixed table's schema for a mixed table, as
             :meth:`inverse_transform` returns it).
         """
-        check_is_fitted(self)
         return self._impute(X, n_draws, sample_posterior, random_state)
 
     def _sample_near(self, X, n_samples, random_state, y=None):
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        _check_count(n_samples, "n_samples")
         M = self._check_input(X)
         rng = local_random_state(random_state)
         pick = rng.randint(len(M), size=n_samples)
@@ -420,7 +425,7 @@ class VAETransformer(BaseAutoencoder):
 
         return self._to_table(self._map_batches(draw, inputs, self._n_model_features, np.float32))
 
-    def sample_near(self, X, n_samples=1, random_state=None):
+    def sample_near(self, X, *, n_samples=1, random_state=None):
         """Generate rows near the rows of X, from their posteriors.
 
         Each new row picks a row ``x_i`` of X uniformly, draws a code from
@@ -529,3 +534,9 @@ class VAETransformer(BaseAutoencoder):
             with the fitted columns and dtypes if it was fitted on one).
         """
         return super().sample(n_samples=n_samples, random_state=random_state)
+
+
+def _check_count(value, name):
+    """scikit-learn's error for a count that is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

@@ -8,7 +8,8 @@ computes what to show and draws it, or directly from precomputed arrays with
 
 matplotlib is imported only when a display draws, so ``import
 skaevae.plotting`` works without it; install it with ``pip install
-skaevae[plot]``.
+skaevae[plot]``. The displays use the estimators' public API only: this
+folder may import :mod:`skaevae.models` and :mod:`skaevae.utils`.
 """
 
 from ._latent import LatentSpaceDisplay

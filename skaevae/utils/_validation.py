@@ -1,4 +1,4 @@
-"""Input and output checks, and seeds drawn the scikit-learn way (numpy only)."""
+"""Input and output checks, and seeds drawn the scikit-learn way."""
 
 import numpy as np
 import torch
