@@ -60,8 +60,9 @@ def _scaler(table):
     """The first step of the default pipelines.
 
     A float matrix is standardised. A mixed table encoded by the detector has
-    standardised numeric columns already, and its indicator columns keep
-    their 0/1 scale (they are only centred): standardising an indicator
+    standardised numeric columns already, and its indicator columns have
+    one fixed scale (``INDICATOR_SCALE`` in ``_scores.py``; they are only
+    centred here): standardising an indicator
     divides it by ``sqrt(p (1 - p))``, which puts the rows of a level of
     rate ``p`` far from all the others, so that a rare level alone would make
     its rows extreme to PCA and the network.

@@ -37,6 +37,7 @@ from ._defaults import (
     table_n_features,
 )
 from ._scores import (
+    INDICATOR_SCALE,
     TermStatistics,
     codes_and_errors,
     codes_and_table_errors,
@@ -516,7 +517,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             self._check_mixed_estimator()
             validate_data(self, X, skip_check_array=True)
             if self._table is not None:
-                X = self._table.encode(X)
+                X = self._encode(X)
                 layout = self._table.layout_
                 # The default networks' size counts a categorical column as
                 # a few features, however many levels it has.
@@ -661,6 +662,16 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             return -latent
         return -np.maximum(reconstruction, latent)
 
+    def _encode(self, X):
+        """A mixed table in the model space of the default networks.
+
+        The table encoder's standardised numeric columns, then its binary and
+        one-hot columns times ``INDICATOR_SCALE``.
+        """
+        M = self._table.encode(X)
+        M[:, self._table.layout_.n_numeric :] *= INDICATOR_SCALE
+        return M
+
     def _codes_and_errors(self, X, fit_weight=False):
         """Codes and per-feature errors of X's rows (see :func:`codes_and_errors`).
 
@@ -737,7 +748,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if getattr(self, "_table", None) is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
             check_min_rows(X, 1, self)
-            return self._table.encode(X)
+            return self._encode(X)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite="allow-nan"
         )

@@ -128,6 +128,14 @@ def codes_and_errors(estimator, X):
 # probability above zero where the reconstruction gives it none.
 BASE_RATE_WEIGHT = 0.01
 
+# The detector multiplies the indicator (binary and one-hot) columns of a
+# table it encodes by this constant, and its default networks centre them
+# without standardising them: every level weighs the same in the model,
+# whatever its rarity (see _defaults._scaler). At a smaller weight the
+# networks learn little of the categories, and rows whose categories do not
+# fit the rest of the row go unnoticed (benchmarks/mixed_outliers.py).
+INDICATOR_SCALE = 3.0
+
 
 def level_rates(X, layout, weight=None):
     """Base rate of each indicator column of an encoded table, NaN for numeric columns.
@@ -138,6 +146,7 @@ def level_rates(X, layout, weight=None):
     is smoothed by one pseudo-row spread over the column's values (Laplace),
     so that a level absent from the rows counted keeps a positive rate.
     """
+    X = X / INDICATOR_SCALE
     w = np.ones(len(X)) if weight is None else np.asarray(weight, dtype=np.float64)
     # On the scale of row counts, whatever the scale of the weights.
     w = w * (len(X) / w.sum())
@@ -190,7 +199,8 @@ def _level_deviances(X, X_hat, layout, rates):
     numeric = np.where(np.isnan(numeric) & ~np.isnan(X[:, :n_numeric]), np.inf, numeric)
     indicators = []
     for start, n_levels in _indicator_blocks(layout):
-        block, block_hat = X[:, start : start + n_levels], X_hat[:, start : start + n_levels]
+        block = X[:, start : start + n_levels] / INDICATOR_SCALE
+        block_hat = X_hat[:, start : start + n_levels] / INDICATOR_SCALE
         rate = rates[start : start + n_levels]
         missing = np.isnan(block[:, 0])
         finite = np.isfinite(block_hat).all(axis=1)
