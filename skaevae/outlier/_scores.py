@@ -248,7 +248,18 @@ def table_errors(X, X_hat, layout, rates, offsets=None, weight=None):
     offsets : list of ndarray
         Each indicator column's offset per level (two for a binary column).
     """
-    numeric, indicators = _level_deviances(X, X_hat, layout, rates)
+    # In blocks of rows: a block of many levels holds (rows, levels) arrays.
+    parts = [
+        _level_deviances(
+            X[i : i + SCORE_BLOCK_SIZE], X_hat[i : i + SCORE_BLOCK_SIZE], layout, rates
+        )
+        for i in range(0, len(X), SCORE_BLOCK_SIZE)
+    ]
+    numeric = np.concatenate([numeric for numeric, _ in parts])
+    indicators = [
+        tuple(np.concatenate(arrays) for arrays in zip(*column, strict=True))
+        for column in zip(*(indicators for _, indicators in parts), strict=True)
+    ]
     if offsets is None:
         w = np.ones(len(X)) if weight is None else weight
         offsets = []
