@@ -204,8 +204,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         of the two on the ADBench benchmark. The network starts as PCA
         exactly, with no randomly initialised unit, so ``random_state`` only
         orders the training batches (and draws the VAE's reparameterised
-        codes) and the scores barely depend on it. An
-        estimator object is cloned and fitted as it is.
+        codes) and the scores barely depend on it. For a mixed table,
+        ``n_features`` counts a numeric or binary column as one feature and a
+        categorical column of ``L`` levels as ``min(L - 1, 8)``, so that a
+        column of many levels does not widen the network (the user guide's
+        "Anomalies in a mixed table"). An estimator object is cloned and
+        fitted as it is.
 
     method : {"auto", "combined", "reconstruction", "latent", "estimator"}, \
             default="auto"
@@ -264,8 +268,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     residual_variance_ : ndarray of shape (n_features,) or None
         ``s_j²``, the mean squared training residual of each feature, when
-        the estimator has a reconstruction; NaN for a column the estimator
-        leaves out (a mixed table's column with one value in training).
+        the estimator has a reconstruction; for a mixed table, the mean
+        error of each column (see the user guide's "Anomalies in a mixed
+        table"), NaN for a column the estimator leaves out (one value in
+        training).
 
     latent_mean_ : ndarray of shape (n_components,) or None
         ``μ``, the mean training code.
