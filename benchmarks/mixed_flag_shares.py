@@ -159,6 +159,10 @@ def write_markdown():
     machine = out.with_suffix(".machine.txt")
     if machine.exists():
         lines += ["Machine (`lscpu | head`):", "", "```", machine.read_text().strip(), "```", ""]
+    # Measurements added by hand below this line are kept.
+    notes = "<!-- notes -->"
+    if out.exists() and notes in out.read_text():
+        lines += [notes + out.read_text().split(notes, 1)[1]]
     out.write_text("\n".join(lines))
 
 
