@@ -2,10 +2,10 @@
 
 A table of ``--rows`` rows: a standard normal column and a string column
 with ``--levels`` levels, each level once in the first rows and the other
-rows drawn uniformly among them (so most levels are rare). ``OutlierDetector(random_state=0).fit`` is timed
-with ``time.perf_counter`` and the peak resident memory of the process is
-read from ``resource.getrusage`` after the fit (run each setting in its own
-process).
+rows drawn uniformly among them (so most levels are rare).
+``OutlierDetector(random_state=0).fit`` is timed with ``time.perf_counter``
+and the peak resident memory of the process is read from
+``resource.getrusage`` after the fit (run each setting in its own process).
 
 Run: ``python benchmarks/high_cardinality.py --levels 3133`` (and ``--levels 10``).
 """
