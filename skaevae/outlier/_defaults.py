@@ -37,6 +37,39 @@ def default_n_components(n_features):
     return max(1, n_features // 4)
 
 
+# Most features a categorical column counts as in the size of the default
+# networks: a column of many levels would otherwise widen the code and the
+# hidden layer, and so the cost of a fit, with its number of levels.
+MAX_LEVEL_FEATURES = 8
+
+
+def table_n_features(layout):
+    """The number of features a mixed table counts as in the size of the default networks.
+
+    A numeric or binary column counts as one feature, a categorical column
+    of ``L`` levels as ``min(L - 1, MAX_LEVEL_FEATURES)``: its one-hot block
+    has ``L - 1`` degrees of freedom, and the cap keeps the code width and
+    the hidden layer, and so the cost of a fit, from growing with the
+    number of levels.
+    """
+    categorical = sum(min(n - 1, MAX_LEVEL_FEATURES) for n in layout.categories)
+    return layout.n_numeric + layout.n_binary + categorical
+
+
+def _scaler(table):
+    """The first step of the default pipelines.
+
+    A float matrix is standardised. A mixed table encoded by the detector has
+    standardised numeric columns already, and its indicator columns have
+    one fixed scale (``INDICATOR_SCALE`` in ``_scores.py``; they are only
+    centred here): standardising an indicator
+    divides it by ``sqrt(p (1 - p))``, which puts the rows of a level of
+    rate ``p`` far from all the others, so that a rare level alone would make
+    its rows extreme to PCA and the network.
+    """
+    return StandardScaler(with_std=not table)
+
+
 def default_hidden_layer_sizes(n_components):
     """Hidden layer of the default networks: twice the code width.
 
@@ -50,13 +83,15 @@ def default_hidden_layer_sizes(n_components):
     return (2 * n_components,)
 
 
-def make_default_network(kind, n_samples, n_features, seed):
+def make_default_network(kind, n_samples, n_features, seed, table=False):
     """The default model ``kind`` ("autoencoder" or "vae") for a table of this shape.
 
     ``make_pipeline(StandardScaler(), network)``, trained for about
     ``DEFAULT_N_STEPS`` steps of at most ``DEFAULT_BATCH_SIZE`` rows whatever
-    ``n_samples``, from the PCA start (a mixed table reaches it encoded by
-    the detector: standardised numeric columns, one-hot categories).
+    ``n_samples``, from the PCA start. A mixed table (``table``) reaches it
+    encoded by the detector: standardised numeric columns, one-hot
+    categories, which are centred but not scaled (see :func:`_scaler`);
+    ``n_features`` is then :func:`table_n_features`.
     """
     cls = DEFAULT_ESTIMATORS[kind]
     batch_size = min(DEFAULT_BATCH_SIZE, n_samples)
@@ -82,21 +117,22 @@ def make_default_network(kind, n_samples, n_features, seed):
     }
     if cls is VAETransformer:
         params["kl_warmup"] = max(1, n_epochs // 4)
-    return make_pipeline(StandardScaler(), cls(**params))
+    return make_pipeline(_scaler(table), cls(**params))
 
 
-def make_default_screen(n_samples, n_features, weighted, holes=False):
+def make_default_screen(n_samples, n_features, weighted, holes=False, table=False):
     """The screen of the default networks: PCA with their code width, after scaling.
 
     PCA is deterministic and takes one pass over the data, so the network is
     trained once, on the rows the screen keeps. With ``sample_weight``
     (``weighted``) or missing entries (``holes``) it is :class:`_WeightedPCA`,
-    as scikit-learn's PCA takes neither.
+    as scikit-learn's PCA takes neither. ``table`` is as in
+    :func:`make_default_network`.
     """
     n_components = min(default_n_components(n_features), n_samples)
     custom = weighted or holes
     pca = _WeightedPCA(n_components) if custom else PCA(n_components=n_components)
-    return make_pipeline(StandardScaler(), pca)
+    return make_pipeline(_scaler(table), pca)
 
 
 def default_fit_params(pipeline, sample_weight):

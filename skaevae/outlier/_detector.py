@@ -27,24 +27,29 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ..models._base import BaseAutoencoder
 from ..models._persist import plain, table_from_state, table_to_state
 from ..models._rollback import unchanged_on_error
-from ..utils._table import TableEncoder, check_min_rows, is_mixed
+from ..utils._table import TableEncoder, check_min_rows, infer_column_type, is_mixed
 from ..utils._validation import check_no_datetimes, check_sample_weight, draw_seed
 from ._defaults import (
     DEFAULT_ESTIMATORS,
     default_fit_params,
     make_default_network,
     make_default_screen,
+    table_n_features,
 )
 from ._scores import (
+    INDICATOR_SCALE,
     TermStatistics,
     codes_and_errors,
+    codes_and_table_errors,
     column_variance,
     estimator_scores,
     feature_attributions,
     fit_term_statistics,
     has_reconstruction,
     is_mixed_model,
+    level_rates,
     normalised_terms,
+    table_floor,
 )
 from ._screen import screen_anomaly, support_rows, support_weight
 
@@ -90,9 +95,7 @@ def _standardisable(X):
     The detector standardises every column, and refuses values beyond
     ``MAX_MAGNITUDE``, where the arithmetic of standardising (squares of
     values times float rounding) overflows float64, and columns without an
-    observed value. The scale is the median absolute deviation (times
-    1.4826), else the standard deviation, else 1, so that the extreme rows a
-    detector exists to find do not set the yardstick they are measured with.
+    observed value. The scale is that of :func:`_robust_scale`.
     """
     observed = (~np.isnan(X)).any(axis=0)
     if not observed.all():
@@ -109,13 +112,54 @@ def _standardisable(X):
             "them (e.g. a log transform, or divide by a large constant) before fitting "
             "OutlierDetector."
         )
-    center = np.nanmedian(X, axis=0)
-    scale = 1.4826 * np.nanmedian(np.abs(X - center), axis=0)
-    with warnings.catch_warnings():
+    return _robust_scale(X)
+
+
+def _robust_scale(X):
+    """Each column's median and robust scale.
+
+    The scale is the median absolute deviation (times 1.4826), else the
+    standard deviation, else 1, so that the extreme rows a detector exists
+    to find do not set the yardstick they are measured with. A column
+    without an observed value (of a mixed table, which the estimator
+    judges) is centred at 0 with scale 1.
+    """
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
+        center = np.nanmedian(X, axis=0)
+        scale = 1.4826 * np.nanmedian(np.abs(X - center), axis=0)
         std = np.nanstd(X, axis=0)
+    center = np.where(np.isnan(center), 0.0, center)
     scale = np.where(scale > 0, scale, np.where(std > 0, std, 1.0))
     return center, scale
+
+
+def _numeric_positions(X, column_types):
+    """Positions of the numeric (continuous or integer) columns of a mixed table X."""
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+    if not isinstance(X, pd.DataFrame):
+        frame = frame.infer_objects()
+    given = dict(column_types or {})
+    kinds = [
+        given[name] if name in given else infer_column_type(frame[name]) for name in frame.columns
+    ]
+    return [j for j, kind in enumerate(kinds) if kind in ("continuous", "integer")]
+
+
+def _numeric_values(X, positions):
+    """The columns at ``positions`` of a table X as floats (NaN where missing), or None.
+
+    None when a column does not read as numbers: the estimator that reads
+    the table reports that itself.
+    """
+    if isinstance(X, pd.DataFrame):
+        part = X.iloc[:, positions]
+    else:
+        part = pd.DataFrame(np.asarray(X, dtype=object)[:, positions])
+    try:
+        return part.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
 
 
 class OutlierDetector(OutlierMixin, BaseEstimator):
@@ -160,8 +204,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         of the two on the ADBench benchmark. The network starts as PCA
         exactly, with no randomly initialised unit, so ``random_state`` only
         orders the training batches (and draws the VAE's reparameterised
-        codes) and the scores barely depend on it. An
-        estimator object is cloned and fitted as it is.
+        codes) and the scores barely depend on it. For a mixed table,
+        ``n_features`` counts a numeric or binary column as one feature and a
+        categorical column of ``L`` levels as ``min(L - 1, 8)``, so that a
+        column of many levels does not widen the network (the user guide's
+        "Anomalies in a mixed table"). An estimator object is cloned and
+        fitted as it is.
 
     method : {"auto", "combined", "reconstruction", "latent", "estimator"}, \
             default="auto"
@@ -220,8 +268,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     residual_variance_ : ndarray of shape (n_features,) or None
         ``s_j²``, the mean squared training residual of each feature, when
-        the estimator has a reconstruction; NaN for a column the estimator
-        leaves out (a mixed table's column with one value in training).
+        the estimator has a reconstruction; for a mixed table, the mean
+        error of each column (see the user guide's "Anomalies in a mixed
+        table"), NaN for a column the estimator leaves out (one value in
+        training).
 
     latent_mean_ : ndarray of shape (n_components,) or None
         ``μ``, the mean training code.
@@ -318,7 +368,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _make_estimator(self, n_samples, n_features, seed):
         if self._is_default():
             return make_default_network(
-                self.estimator or "autoencoder", n_samples, n_features, seed
+                self.estimator or "autoencoder",
+                n_samples,
+                n_features,
+                seed,
+                table=self._table is not None,
             )
         return clone(self.estimator)
 
@@ -329,7 +383,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         object screens for itself (it is fitted twice).
         """
         if self._is_default():
-            return make_default_screen(n_samples, n_features, weighted, holes)
+            return make_default_screen(
+                n_samples, n_features, weighted, holes, table=self._table is not None
+            )
         return self._make_estimator(n_samples, n_features, seed)
 
     def _resolve_method(self, estimator):
@@ -384,15 +440,22 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         self.estimator_ = self._fit_estimator(estimator, X, sample_weight, routed_params)
         statistics = terms = None
         if has_reconstruction(self.estimator_):
-            Z, E = codes_and_errors(self.estimator_, X)
-            # A mixed table's model columns are standardised or categorical:
-            # their floor is absolute.
-            variance = (
-                np.ones(E.shape[1])
-                if is_mixed_model(self.estimator_)
-                else column_variance(X, sample_weight)
+            Z, E = self._codes_and_errors(X, fit_weight=sample_weight)
+            # A mixed table's columns are standardised or categorical: their
+            # floor is absolute.
+            mixed = self._table is not None or is_mixed_model(self.estimator_)
+            variance = np.ones(E.shape[1]) if mixed else column_variance(X, sample_weight)
+            floor = None
+            if self._table is not None:
+                floor = table_floor(
+                    [
+                        self._table.types_[name] in ("continuous", "integer")
+                        for name in self._table.columns_
+                    ]
+                )
+            statistics = fit_term_statistics(
+                E, Z, variance, sample_weight, floor, median_floor=0.0 if floor is None else 1.0
             )
-            statistics = fit_term_statistics(E, Z, variance, sample_weight)
             terms = normalised_terms(E, Z, statistics)
         (
             self.residual_variance_,
@@ -452,14 +515,27 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         # of ours itself.
         self._table = TableEncoder().fit(X) if mixed and self._is_default() else None
         self._mixed = mixed and self._table is None
-        # Column means and scales of a float X, for spotting extreme rows.
+        # Column medians and scales of X's numeric part, for spotting
+        # extreme rows.
         self._column_center = self._column_scale = None
+        n_features = None
         if mixed:
             self._check_mixed_estimator()
             validate_data(self, X, skip_check_array=True)
             if self._table is not None:
-                X = self._table.encode(X)
+                X = self._encode(X)
+                layout = self._table.layout_
+                # The default networks' size counts a categorical column as
+                # a few features, however many levels it has.
+                n_features = table_n_features(layout)
+            else:
+                self._numeric_positions = _numeric_positions(
+                    X, getattr(self.estimator, "column_types", None)
+                )
             check_min_rows(X)
+            numeric = self._numeric_part(X)
+            if numeric is not None and numeric.shape[1]:
+                self._column_center, self._column_scale = _robust_scale(numeric)
         else:
             X = validate_data(
                 self,
@@ -470,8 +546,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
             X = np.asarray(X, dtype=np.float64)
             self._column_center, self._column_scale = _standardisable(X)
-        n_samples, n_features = X.shape
+        n_samples = X.shape[0]
+        n_features = X.shape[1] if n_features is None else n_features
         sample_weight = check_sample_weight(sample_weight, X)
+        if self._table is not None:
+            # Base rates of the levels over all training rows, so that a level
+            # the screen leaves out keeps its rate.
+            self._level_rates = level_rates(X, self._table.layout_, sample_weight)
         routed_params = (
             process_routing(self, "fit", sample_weight=sample_weight)
             if _routing_enabled()
@@ -574,11 +655,12 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             # any score: -inf. The others are scored as usual.
             scores = np.full(len(X), -np.inf)
             if not extreme.all():
-                scores[~extreme] = self._score(X[~extreme])
+                rest = np.flatnonzero(~extreme)
+                scores[rest] = self._score(X.iloc[rest] if isinstance(X, pd.DataFrame) else X[rest])
             return scores
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
-        Z, E = codes_and_errors(self.estimator_, X)
+        Z, E = self._codes_and_errors(X)
         reconstruction, latent = normalised_terms(E, Z, self._statistics())
         if self.method_ == "reconstruction":
             return -reconstruction
@@ -586,10 +668,62 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             return -latent
         return -np.maximum(reconstruction, latent)
 
+    def _encode(self, X):
+        """A mixed table in the model space of the default networks.
+
+        The table encoder's standardised numeric columns, then its binary and
+        one-hot columns times ``INDICATOR_SCALE``.
+        """
+        M = self._table.encode(X)
+        M[:, self._table.layout_.n_numeric :] *= INDICATOR_SCALE
+        return M
+
+    def _codes_and_errors(self, X, fit_weight=False):
+        """Codes and per-feature errors of X's rows (see :func:`codes_and_errors`).
+
+        A mixed table encoded by the detector has one error per column of X:
+        see :func:`codes_and_table_errors`. Passing ``fit_weight`` (the
+        training rows' weights, or None) fits the levels' offsets on X.
+        """
+        if getattr(self, "_table", None) is None:
+            return codes_and_errors(self.estimator_, X)
+        fitting = fit_weight is not False
+        Z, E, offsets = codes_and_table_errors(
+            self.estimator_,
+            X,
+            self._table.layout_,
+            self._level_rates,
+            None if fitting else self._level_offsets,
+            fit_weight if fitting else None,
+        )
+        if fitting:
+            self._level_offsets = offsets
+        return Z, self._table.by_column(E)
+
+    def _numeric_part(self, X):
+        """The numeric columns of X in their own units, or None.
+
+        X is the input of the model: a float matrix, a mixed table encoded by
+        the detector (whose numeric columns come first, standardised), or a
+        table that the estimator reads itself.
+        """
+        if getattr(self, "_table", None) is not None:
+            names = self._table.model_columns()[: self._table.layout_.n_numeric]
+            mean = np.array([self._table.params_[name]["mean"] for name in names])
+            std = np.array([self._table.params_[name]["std"] for name in names])
+            with np.errstate(over="ignore", invalid="ignore"):
+                return X[:, : len(names)] * std + mean
+        if getattr(self, "_mixed", False):
+            return _numeric_values(X, self._numeric_positions)
+        return X if isinstance(X, np.ndarray) else None
+
     def _extreme_rows(self, X):
-        """Mask of the rows of a float X with a value ``EXTREME`` scales out, or None."""
+        """Mask of the rows with a numeric value ``EXTREME`` scales out, or None."""
         center = getattr(self, "_column_center", None)
-        if center is None or not isinstance(X, np.ndarray):
+        if center is None:
+            return None
+        X = self._numeric_part(X)
+        if X is None:
             return None
         with np.errstate(over="ignore", invalid="ignore"):
             distance = np.abs(X - center) / self._column_scale
@@ -620,7 +754,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if getattr(self, "_table", None) is not None:
             validate_data(self, X, skip_check_array=True, reset=False)
             check_min_rows(X, 1, self)
-            return self._table.encode(X)
+            return self._encode(X)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite="allow-nan"
         )
@@ -713,14 +847,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 f"inverse_transform; {type(self.estimator_).__name__} has no "
                 "reconstruction to attribute."
             )
-        _, E = codes_and_errors(self.estimator_, X)
+        # A mixed table has one error, so one attribution, per column of X.
+        _, E = self._codes_and_errors(X)
         attributions = feature_attributions(E, self._statistics())
-        # A mixed table encoded here: one column per column of X (a
-        # categorical column's one-hot block summed), in X's order. An
-        # estimator that reads the table itself gives one error per column
-        # of X already.
-        if self._table is not None:
-            attributions = self._table.sum_by_column(attributions)
         if hasattr(self, "feature_names_in_"):
             return pd.DataFrame(attributions, columns=self.feature_names_in_, index=index)
         return attributions

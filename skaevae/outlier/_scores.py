@@ -38,6 +38,10 @@ SCORE_BLOCK_SIZE = 512
 # large but finite term rather than a division by zero.
 _RESIDUAL_VARIANCE_FLOOR = 1e-6
 
+# Floors of the residual variance of a mixed table's columns encoded by the
+# detector (see table_floor).
+TABLE_NUMERIC_FLOOR = 1e-2
+
 
 def _pad(block, table):
     """``block`` with rows added up to ``SCORE_BLOCK_SIZE``.
@@ -119,6 +123,185 @@ def codes_and_errors(estimator, X):
     return Z, np.square(X - X_hat)
 
 
+# Weight of a level's base rate in the probabilities the detector reads from a
+# reconstructed indicator block (see table_errors): it keeps every level's
+# probability above zero where the reconstruction gives it none.
+BASE_RATE_WEIGHT = 0.01
+
+# The detector multiplies the indicator (binary and one-hot) columns of a
+# table it encodes by this constant, and its default networks centre them
+# without standardising them: every level weighs the same in the model,
+# whatever its rarity (see _defaults._scaler). At a smaller weight the
+# networks learn little of the categories, and rows whose categories do not
+# fit the rest of the row go unnoticed (benchmarks/mixed_outliers.py).
+INDICATOR_SCALE = 3.0
+
+
+def level_rates(X, layout, weight=None):
+    """Base rate of each indicator column of an encoded table, NaN for numeric columns.
+
+    ``X`` is a table encoded by :class:`~skaevae.utils._table.TableEncoder`
+    (NaN where missing) with its ``layout``. The rate of a binary column is
+    that of 1, the rates of a categorical block those of its levels; each
+    is smoothed by one pseudo-row spread over the column's values (Laplace),
+    so that a level absent from the rows counted keeps a positive rate.
+    """
+    X = X / INDICATOR_SCALE
+    w = np.ones(len(X)) if weight is None else np.asarray(weight, dtype=np.float64)
+    # On the scale of row counts, whatever the scale of the weights.
+    w = w * (len(X) / w.sum())
+    rates = np.full(X.shape[1], np.nan)
+    start = layout.n_numeric
+    for n_levels in [1] * layout.n_binary + list(layout.categories):
+        block = X[:, start : start + n_levels]
+        observed = ~np.isnan(block[:, 0])
+        counts = np.where(observed[:, None], block, 0.0).T @ w
+        n_values = max(n_levels, 2)
+        rates[start : start + n_levels] = (counts + 1.0 / n_values) / (w[observed].sum() + 1.0)
+        start += n_levels
+    return rates
+
+
+def _deviance_term(probabilities, observed, rates):
+    """Twice how many nats less likely each row's level is than its base rate, at least 0.
+
+    ``probabilities`` ``(n, n_levels)`` are each row's predicted level
+    probabilities, ``observed`` ``(n,)`` its level's index and ``rates``
+    ``(n_levels,)`` the base rates. The term ``2 max(0, log(p / q))`` of a
+    level of rate ``p`` predicted ``q`` is on the scale of a numeric
+    column's squared standardised error (twice a log-likelihood ratio). A
+    level is anomalous when the row's other columns make it less likely than
+    its rate says: rarity alone adds nothing, so the rows of a rare but
+    ordinary level score as the others do.
+    """
+    q = np.take_along_axis(probabilities, observed[:, None], axis=1)[:, 0]
+    return 2.0 * np.maximum(np.log(rates[observed]) - np.log(q), 0.0)
+
+
+def _indicator_blocks(layout):
+    """``(start, n_levels)`` of each binary column (one model column) and categorical block."""
+    start = layout.n_numeric
+    for n_levels in [1] * layout.n_binary + list(layout.categories):
+        yield start, n_levels
+        start += n_levels
+
+
+def _level_deviances(X, X_hat, layout, rates):
+    """Numeric squared residuals, and each indicator column's levels and deviances.
+
+    Returns ``numeric`` of shape (n_samples, n_numeric) and, per binary or
+    categorical column, ``(level, deviance, missing)`` of shape (n_samples,)
+    each, a binary column's levels being 0 and 1. See :func:`table_errors`.
+    """
+    n_numeric = layout.n_numeric
+    with np.errstate(over="ignore", invalid="ignore"):
+        numeric = np.square(X[:, :n_numeric] - X_hat[:, :n_numeric])
+    numeric = np.where(np.isnan(numeric) & ~np.isnan(X[:, :n_numeric]), np.inf, numeric)
+    indicators = []
+    for start, n_levels in _indicator_blocks(layout):
+        block = X[:, start : start + n_levels] / INDICATOR_SCALE
+        block_hat = X_hat[:, start : start + n_levels] / INDICATOR_SCALE
+        rate = rates[start : start + n_levels]
+        missing = np.isnan(block[:, 0])
+        finite = np.isfinite(block_hat).all(axis=1)
+        if n_levels == 1:
+            block = np.column_stack([1.0 - block[:, 0], block[:, 0]])
+            block_hat = np.column_stack([1.0 - block_hat[:, 0], block_hat[:, 0]])
+            rate = np.array([1.0 - rate[0], rate[0]])
+        predicted = np.clip(np.nan_to_num(block_hat), 0.0, 1.0)
+        total = predicted.sum(axis=1, keepdims=True)
+        predicted = np.where(total > 0, predicted / np.where(total > 0, total, 1.0), rate)
+        predicted = (1.0 - BASE_RATE_WEIGHT) * predicted + BASE_RATE_WEIGHT * rate
+        level = np.argmax(np.nan_to_num(block), axis=1)
+        deviance = np.where(finite, _deviance_term(predicted, level, rate), np.inf)
+        indicators.append((level, deviance, missing))
+    return numeric, indicators
+
+
+def table_errors(X, X_hat, layout, rates, offsets=None, weight=None):
+    """Each table column's error in an encoded table, and the level offsets.
+
+    ``X`` is a table encoded by :class:`~skaevae.utils._table.TableEncoder`,
+    ``X_hat`` its reconstruction. A numeric column's error is its squared
+    (standardised) residual. A binary column or categorical block is read as
+    predicted probabilities: the reconstruction clipped to [0, 1] (and a
+    block normalised to sum 1), mixed with the levels' base ``rates``
+    (weight ``BASE_RATE_WEIGHT``); its error is the :func:`_deviance_term`
+    of the observed level less the level's offset, at least 0. Squared
+    residuals of indicators would score a level of rate ``p`` about
+    ``1 / p`` times a typical row, so that the rows of a rare but ordinary
+    level all look anomalous.
+
+    A level's offset is its rows' (weighted) mean deviance on the training
+    rows: the part of the deviance that every row of the level shares, as
+    when the code is too narrow to tell the level from some others. Without
+    it a level the model places poorly scores high in all its rows, and the
+    screen would leave it out of training altogether. ``offsets=None`` fits
+    them on X's rows.
+
+    Returns
+    -------
+    errors : ndarray of shape (n_samples, layout.n_columns)
+        NaN where the entry is missing, inf where it is observed but the
+        reconstruction is not finite.
+
+    offsets : list of ndarray
+        Each indicator column's offset per level (two for a binary column).
+    """
+    # In blocks of rows: a block of many levels holds (rows, levels) arrays.
+    parts = [
+        _level_deviances(
+            X[i : i + SCORE_BLOCK_SIZE], X_hat[i : i + SCORE_BLOCK_SIZE], layout, rates
+        )
+        for i in range(0, len(X), SCORE_BLOCK_SIZE)
+    ]
+    numeric = np.concatenate([numeric for numeric, _ in parts])
+    indicators = [
+        tuple(np.concatenate(arrays) for arrays in zip(*column, strict=True))
+        for column in zip(*(indicators for _, indicators in parts), strict=True)
+    ]
+    if offsets is None:
+        w = np.ones(len(X)) if weight is None else weight
+        offsets = []
+        for (_, n_levels), (level, deviance, missing) in zip(
+            _indicator_blocks(layout), indicators, strict=True
+        ):
+            used = ~missing & np.isfinite(deviance)
+            size = max(n_levels, 2)
+            total = np.bincount(level[used], w[used] * deviance[used], minlength=size)
+            count = np.bincount(level[used], w[used], minlength=size)
+            offsets.append(np.divide(total, count, out=np.zeros(size), where=count > 0))
+    columns = [numeric]
+    for (level, deviance, missing), offset in zip(indicators, offsets, strict=True):
+        error = np.maximum(deviance - offset[level], 0.0)
+        columns.append(np.where(missing, np.nan, error)[:, None])
+    return np.concatenate(columns, axis=1), offsets
+
+
+def table_floor(numeric):
+    """Floors of the residual variance of a table's columns, marked ``numeric`` or not.
+
+    A numeric (standardised) column's floor is ``TABLE_NUMERIC_FLOOR``: a
+    column that the code carries is reconstructed all but exactly, and a
+    smaller floor would make the faint traces the other columns leave in its
+    reconstruction (a level's rows shifted by a thousandth) the largest term
+    of every row; the latent term covers such a column. A binary or
+    categorical column's deviance is on the scale of a squared standardised
+    residual already: its floor is 1, so that a column the model predicts
+    well is not scaled up. For the same reason the median of ``R``, which
+    divides it, is floored at 1 (one squared standardised residual): where
+    the model explains nearly every row, a tiny median would make noise the
+    whole score.
+    """
+    return np.where(numeric, TABLE_NUMERIC_FLOOR, 1.0)
+
+
+def codes_and_table_errors(estimator, X, layout, rates, offsets=None, weight=None):
+    """Codes ``Z`` and :func:`table_errors` of the rows of an encoded table X, in float64."""
+    Z, X_hat = reconstruct(estimator, X)
+    return (Z, *table_errors(X, X_hat, layout, rates, offsets, weight))
+
+
 def estimator_scores(estimator, X):
     """``estimator.score_samples`` of the rows of X, in float64.
 
@@ -173,9 +356,11 @@ def _observed_terms(residual2, residual_variance):
     z = np.where(k > 0, z, 0.0)
     reconstruction = d * np.maximum(1.0 - a_d + z * np.sqrt(a_d), 0.0) ** 3
     reconstruction = np.where(k == d, observed_sum, reconstruction)
-    factor = np.divide(
-        reconstruction, observed_sum, out=np.zeros_like(observed_sum), where=observed_sum > 0
-    )
+    # (A row with an infinite sum, scored -inf, has no finite shares.)
+    with np.errstate(invalid="ignore"):
+        factor = np.divide(
+            reconstruction, observed_sum, out=np.zeros_like(observed_sum), where=observed_sum > 0
+        )
     return terms * factor[:, None], reconstruction
 
 
@@ -202,19 +387,20 @@ def column_variance(X, weight=None):
     return observed_average(np.square(X - observed_average(X, weight)), weight)
 
 
-def fit_term_statistics(residual2, Z, variance, weight=None):
+def fit_term_statistics(residual2, Z, variance, weight=None, floor=None, median_floor=0.0):
     """The statistics of the (weighted) training rows, from their squared residuals and codes.
 
     ``residual2`` is ``(X - X̂)²`` (or, for a mixed table, the per-column
-    errors of :func:`codes_and_errors`), ``Z`` the codes, and ``variance``
-    each column's variance (or scale), a small fraction of which floors the
-    residual variance.
+    errors of :func:`codes_and_errors` or :func:`table_errors`), ``Z`` the
+    codes, and ``variance`` each column's variance (or scale), a small
+    fraction of which floors the residual variance; ``floor``, when given,
+    is each column's floor instead, and ``median_floor`` that of the median
+    of ``R`` (see :func:`table_floor`).
     """
     eps = np.finfo(np.float64).eps
-    floor = _RESIDUAL_VARIANCE_FLOOR * variance
-    residual_variance = np.maximum(
-        observed_average(residual2, weight), np.maximum(np.nan_to_num(floor), eps)
-    )
+    if floor is None:
+        floor = np.maximum(np.nan_to_num(_RESIDUAL_VARIANCE_FLOOR * variance), eps)
+    residual_variance = np.maximum(observed_average(residual2, weight), floor)
     # A column without any error on the training rows is one the model
     # leaves out (a mixed table's column with one value): NaN, no term.
     residual_variance[np.isnan(residual2).all(axis=0)] = np.nan
@@ -225,7 +411,7 @@ def fit_term_statistics(residual2, Z, variance, weight=None):
         residual_variance,
         latent_mean,
         latent_precision,
-        max(weighted_median(reconstruction, weight), eps),
+        max(weighted_median(reconstruction, weight), median_floor, eps),
         max(weighted_median(latent, weight), eps),
     )
 
