@@ -92,3 +92,34 @@ def test_many_levels_do_not_widen_the_default_network():
     assert network.n_components == max(1, (1 + 8) // 4)
     assert network.hidden_layer_sizes == (2 * network.n_components,)
     assert detector.predict(df).shape == (len(df),)
+
+
+def test_unseen_levels_and_departures_are_flagged_row_by_row():
+    # The default detector scores a table with a category it never saw, or
+    # another value of a numeric column constant in fit, row by row: those
+    # rows are outliers; the batch is not refused and the other rows keep
+    # their scores.
+    df = _regions(600).assign(constant=0.0)
+    detector = OutlierDetector(random_state=0).fit(df)
+    rows = df.iloc[:4].copy()
+    rows.iloc[1, rows.columns.get_loc("region")] = "atlantis"
+    rows.iloc[3, rows.columns.get_loc("constant")] = 1.0
+    scores = detector.score_samples(rows)
+    np.testing.assert_array_equal(np.isneginf(scores), [False, True, False, True])
+    assert (detector.predict(rows)[[1, 3]] == -1).all()
+    clean = df.iloc[[0, 2]]
+    np.testing.assert_array_equal(scores[[0, 2]], detector.score_samples(clean))
+
+
+@pytest.mark.parametrize("method", ["reconstruction", "combined"])
+def test_a_departure_from_a_constant_column_flags_an_estimator_on_a_table(method):
+    # An estimator that reads the table itself gives the changed constant
+    # column an infinite error: the row's reconstruction term is infinite.
+    df = _regions(400).assign(constant=0.0)
+    detector = OutlierDetector(
+        AutoencoderTransformer(2, **TWO_EPOCHS), method=method, random_state=0
+    ).fit(df)
+    rows = df.iloc[:2].assign(constant=[0.0, 1.0])
+    scores = detector.score_samples(rows)
+    assert np.isfinite(scores[0]) and scores[1] == -np.inf
+    np.testing.assert_array_equal(detector.predict(rows), [detector.predict(df.iloc[:1])[0], -1])

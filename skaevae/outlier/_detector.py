@@ -513,7 +513,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         # A mixed table is encoded here for the default networks (standardised
         # numeric columns, one-hot categories), and read by an estimator object
         # of ours itself.
-        self._table = TableEncoder().fit(X) if mixed and self._is_default() else None
+        # An unseen category or a departure from a column's single value
+        # later is scored, not refused (see score_samples).
+        self._table = (
+            TableEncoder(handle_unknown="ignore").fit(X) if mixed and self._is_default() else None
+        )
         self._mixed = mixed and self._table is None
         # Column medians and scales of X's numeric part, for spotting
         # extreme rows.
@@ -674,7 +678,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         The table encoder's standardised numeric columns, then its binary and
         one-hot columns times ``INDICATOR_SCALE``.
         """
-        M = self._table.encode(X)
+        M = self._table.encode(X, handle_unknown="ignore", handle_departures="ignore")
         M[:, self._table.layout_.n_numeric :] *= INDICATOR_SCALE
         return M
 
@@ -779,7 +783,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             than 1e30 robust scales from its column's training median)
             scores ``-inf``: an outlier beyond any other.
         """
-        return self._score(self._check_input(X))
+        scores = self._score(self._check_input(X))
+        if getattr(self, "_table", None) is not None:
+            # A category the table never showed in fit, or another value of a
+            # numeric column with a single value in fit, is read as a hole by
+            # the network; such a row is an outlier beyond any score.
+            unknown, departures = self._table.unseen_entries(X)
+            scores[unknown.any(axis=1) | departures.any(axis=1)] = -np.inf
+        return scores
 
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.

@@ -385,8 +385,7 @@ class TableEncoder:
         ``handle_unknown``. :meth:`unseen_entries` says where such values
         are.
         """
-        # A table stored before handle_unknown existed refuses, as it did.
-        own = getattr(self, "handle_unknown", "error")
+        own = self.handle_unknown
         handle_unknown = handle_unknown or own
         handle_departures = handle_departures or own
         frame = self._frame(X)
