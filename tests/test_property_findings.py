@@ -195,3 +195,23 @@ def test_mixed_table_column_near_float64_top_with_holes_scores_its_training_rows
         assert "too large" in str(error)
         return
     assert not np.isnan(model.score_samples(X)).any()
+
+
+# ------------------------------------ a value beyond float32 in a tiny column
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeWarning,
+    reason="TableEncoder.encode divides 1e300 by a column's scale of 1e-10 without "
+    "np.errstate: numpy's 'overflow encountered in divide' reaches the user before the "
+    "ValueError",
+)
+def test_value_beyond_float32_in_a_tiny_column_is_refused_without_numpy_warning():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"t": rng.normal(size=20) * 1e-10, "c": rng.choice(["a", "b"], 20)})
+    model = AutoencoderTransformer(1, **TWO_EPOCHS_4_UNITS).fit(X)
+    rows = _pair(X, "t", 1e300)
+    # The pytest configuration turns RuntimeWarnings into errors.
+    with pytest.raises(ValueError, match="too large"):
+        model.score_samples(rows)
