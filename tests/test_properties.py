@@ -300,7 +300,12 @@ def mixed_tables(draw, min_rows=4, max_rows=16, holes=True, extreme=()):
 
 
 # A clear refusal of a table the models cannot use, beyond CLEAR_REFUSALS.
-TABLE_REFUSALS = (*CLEAR_REFUSALS, "nothing to model", "between 1 and n_features")
+TABLE_REFUSALS = (
+    *CLEAR_REFUSALS,
+    "nothing to model",
+    # n_components wider than the table's model space.
+    "the width of the table's model space",
+)
 
 
 def _fit_table_or_refuse(estimator, X):
