@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
-from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae import AutoencoderTransformer, OutlierDetector, VAEImputer, VAETransformer
 from tests._testing import THREE_EPOCHS_16_UNITS
 
 
@@ -247,3 +247,197 @@ def test_extreme_input_after_fit_is_an_error_not_nan_output(fast_estimator, smal
     est = fast_estimator.set_params(hidden_layer_sizes=(), activation="identity").fit(small_X)
     with pytest.raises(ValueError, match="inverse_transform produced non-finite values"):
         est.inverse_transform(np.full((2, 2), 3e38))
+
+
+# --------------------------------------------------------- mixed tables
+#
+# Inputs of a mixed table (a DataFrame with a categorical column) and what
+# each estimator gives them: an error with its message, or a handled
+# outcome, which the case's call asserts. The table "Mixed tables" in
+# docs/reliability.rst lists the same cases by id.
+
+TWO_EPOCHS_4_UNITS = {"hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0, "device": "cpu"}
+
+
+def _table(n=40):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "i": rng.integers(0, 5, n),
+            "z": 0.0,
+            "c": rng.choice(["a", "b", "c"], n),
+        }
+    )
+
+
+def _with(column, value, X=None):
+    """The table's first row twice, the second with ``value`` in ``column``."""
+    X = _table() if X is None else X
+    pair = pd.concat([X.iloc[:1]] * 2, ignore_index=True)
+    if pd.api.types.is_integer_dtype(pair[column]) and not isinstance(value, int):
+        pair[column] = pair[column].astype(np.float64)
+    pair.loc[1, column] = value
+    return pair
+
+
+def _vae(X=None, **params):
+    model = VAETransformer(1, **{**TWO_EPOCHS_4_UNITS, **params})
+    return model.fit(_table() if X is None else X)
+
+
+def _scores_of(make_model, column, value):
+    return lambda: make_model().score_samples(_with(column, value))
+
+
+def _scored_below_its_row(column, value, **params):
+    def call():
+        scores = _vae(**params).score_samples(_with(column, value))
+        assert not np.isnan(scores).any() and scores[1] < scores[0]
+
+    return call
+
+
+def _scored_minus_inf(column, value):
+    def call():
+        scores = _vae().score_samples(_with(column, value))
+        assert np.isfinite(scores[0]) and scores[1] == -np.inf
+
+    return call
+
+
+def _imputer_keeps_unknown_category():
+    X = _table()
+    X.loc[:4, "x"] = np.nan
+    rows = pd.DataFrame({"x": [np.nan], "i": [2], "z": [0.0], "c": ["never seen"]})
+    out = VAEImputer(**TWO_EPOCHS_4_UNITS).fit(X).transform(rows)
+    assert out["c"].tolist() == ["never seen"] and np.isfinite(out["x"]).all()
+
+
+def _column_all_missing_from_dicts():
+    model = _vae()
+    rows = pd.DataFrame([{"x": None, "i": 2, "z": 0.0, "c": "a"}])
+    typed = pd.DataFrame({"x": [np.nan], "i": [2], "z": [0.0], "c": ["a"]})
+    np.testing.assert_array_equal(model.score_samples(rows), model.score_samples(typed))
+
+
+def _rows_read_back_from_csv():
+    import io
+
+    X = _table()
+    model = _vae()
+    rows = pd.read_csv(io.StringIO(X.iloc[:5].to_csv(index=False)))
+    np.testing.assert_array_equal(model.score_samples(rows), model.score_samples(X.iloc[:5]))
+
+
+def _nullable_dtypes_kept():
+    X = _table().assign(
+        n=pd.array([1, None, 3, 2] * 10, dtype="Int64"),
+        b=pd.array([True, None, False, True] * 10, dtype="boolean"),
+        s=pd.array(["u", "v", None, "u"] * 10, dtype="string"),
+    )
+    sample = _vae(X).sample(5, random_state=0)
+    assert sample.dtypes.equals(X.dtypes)
+
+
+def _unused_categories_kept():
+    X = _table().assign(c=lambda f: pd.Categorical(f["c"], categories=["a", "b", "c", "d"]))
+    model = _vae(X)
+    assert model.sample(5, random_state=0)["c"].dtype == X["c"].dtype
+    # The declared, unused category is a known one.
+    assert np.isfinite(model.score_samples(_with("c", "d", X))).all()
+
+
+def _one_level_column_reproduced():
+    X = _table().assign(k="only")
+    sample = _vae(X).sample(5, random_state=0)
+    assert (sample["k"] == "only").all()
+
+
+def _many_levels_used():
+    X = _table().assign(id=[f"row{i}" for i in range(40)])
+    model = _vae(X)
+    assert np.isfinite(model.transform(X)).all() and np.isfinite(model.score_samples(X)).all()
+
+
+def _tiny_column_kept():
+    X = _table().assign(x=lambda f: f["x"] * 1e-10)
+    sampled = _vae(X).sample(8, random_state=0)["x"].to_numpy()
+    assert (sampled != 0).all() and np.abs(sampled).max() < 1e-8
+
+
+def _all_single_values():
+    VAETransformer(1, **TWO_EPOCHS_4_UNITS).fit(pd.DataFrame({"z": [0.0] * 5, "k": ["a"] * 5}))
+
+
+def _categorical_without_observed_value():
+    _vae(_table().assign(c=None).astype({"c": object}))
+
+
+def _duplicate_names():
+    X = _table()
+    _vae(X.set_axis(["x", "x", "z", "c"], axis=1))
+
+
+def _numbers_as_strings():
+    rows = _table().iloc[:2].astype({"x": str})
+    _vae().transform(rows)
+
+
+# (id, call, expected): None = the call asserts the handled outcome, else (error, match).
+MIXED_CASES = [
+    (
+        "unknown category",
+        _scores_of(_vae, "c", "never seen"),
+        (ValueError, "Found unknown categories \\['never seen'\\] in column 'c'"),
+    ),
+    (
+        "unknown category, ignore",
+        _scored_below_its_row("c", "never seen", handle_unknown="ignore"),
+        None,
+    ),
+    ("unknown category, imputer", _imputer_keeps_unknown_category, None),
+    (
+        "unknown category, detector",
+        lambda: OutlierDetector(random_state=0).fit(_table()).score_samples(_with("c", "zz")),
+        (ValueError, "Found unknown categories"),
+    ),
+    ("other value of a constant numeric column", _scored_minus_inf("z", 1.0), None),
+    ("integer far outside the range", _scored_below_its_row("i", 10**9), None),
+    (
+        "beyond float32 in a table",
+        _scores_of(_vae, "x", 1e39),
+        (ValueError, "too large for dtype\\('float32'\\)"),
+    ),
+    ("column all missing, from dicts", _column_all_missing_from_dicts, None),
+    ("rows read back from CSV", _rows_read_back_from_csv, None),
+    ("nullable dtypes with pd.NA", _nullable_dtypes_kept, None),
+    ("unused categories", _unused_categories_kept, None),
+    ("one-level column", _one_level_column_reproduced, None),
+    ("many levels", _many_levels_used, None),
+    ("tiny column (1e-10)", _tiny_column_kept, None),
+    ("every column one value", _all_single_values, (ValueError, "nothing to model")),
+    (
+        "categorical column all missing",
+        _categorical_without_observed_value,
+        (ValueError, "Column 'c' has no observed value"),
+    ),
+    ("duplicate names", _duplicate_names, (ValueError, "Expected unique column names")),
+    (
+        "numbers as strings",
+        _numbers_as_strings,
+        (ValueError, "Column 'x' has dtype .*, but it had dtype float64 in fit"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, expected", [c[1:] for c in MIXED_CASES], ids=[c[0] for c in MIXED_CASES]
+)
+def test_bad_mixed_input(call, expected):
+    if expected is None:
+        call()
+    else:
+        error, match = expected
+        with pytest.raises(error, match=match):
+            call()
