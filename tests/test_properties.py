@@ -17,7 +17,7 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 
-from hypothesis import Phase, event, given, settings  # noqa: E402
+from hypothesis import event, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -490,13 +490,6 @@ def test_mixed_tables_extreme_values_are_used_or_refused_clearly(data, model):
         assert not np.isnan(est.score_samples(X)).any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A continuous column with a value near 1e300 overflows its standard deviation "
-    "in the table encoder: the VAE scores its training rows -inf, or refuses to score "
-    "them (non-finite values) where the column has holes: tests/test_property_findings.py",
-)
-@settings(phases=[Phase.explicit, Phase.generate])
 @given(data=st.data(), vae=st.booleans())
 def test_mixed_tables_training_rows_score_finite_whatever_their_scale(data, vae):
     X, _ = data.draw(mixed_tables(extreme=(1e39, 1e150, 1e300, -1e300)))
@@ -530,16 +523,6 @@ def test_mixed_tables_outlier_detector_contract(data, vae):
     assert set(np.unique(detector.predict(batch))) <= {-1, 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OutlierDetector on a mixed table raises for a value beyond float32 and for "
-    "another value of a constant numeric column (default networks), and scores the latter "
-    "and an unseen level of a one-level column as the row without it (with a VAE): "
-    "tests/test_property_findings.py",
-)
-# Only the generate phase while the test is expected to fail: shrinking its
-# failing examples (each a fit) would take minutes of every CI run.
-@settings(phases=[Phase.explicit, Phase.generate])
 @given(data=st.data(), vae=st.booleans())
 def test_mixed_tables_outlier_detector_flags_values_never_seen(data, vae):
     X, kinds = data.draw(mixed_tables(min_rows=6))
@@ -548,17 +531,14 @@ def test_mixed_tables_outlier_detector_flags_values_never_seen(data, vae):
     if detector is None or perturbed is None:
         return
     pair, what = perturbed
-    if what == "unseen category" and not vae:
-        # The default networks know the categories of fit only.
-        with pytest.raises(ValueError, match="unknown categories"):
-            detector.score_samples(pair)
-        return
     scores = detector.score_samples(pair)
     assert not np.isnan(scores).any()
     assert scores[1] < scores[0]
-    if what in ("beyond float32", "constant departure"):
+    if what in ("beyond float32", "constant departure") or (what == "unseen category" and not vae):
+        # Values the model never saw: outliers beyond any score. (A user's
+        # estimator scores an unseen category as it chooses: lower, here.)
         assert scores[1] == -np.inf
-    if what != "far integer":
+    if what != "far integer" and not (what == "unseen category" and vae):
         assert detector.predict(pair)[1] == -1
 
 

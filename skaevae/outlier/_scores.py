@@ -338,16 +338,17 @@ def _observed_terms(residual2, residual_variance):
     """
     modelled = ~np.isnan(residual_variance)
     if not modelled.all():
-        # A column the model leaves out (one value in training) has no term,
-        # unless a row departs from that value: its error is infinite, and so
-        # is the row's term.
+        # A column the model leaves out (one value in training) has no term:
+        # its error is missing, unless a row departs from that value (another
+        # number, or an unseen category, has an error). Such a value was never
+        # seen in training: the row's term is infinite.
         terms = np.zeros(residual2.shape)
         terms[:, modelled], reconstruction = _observed_terms(
             residual2[:, modelled], residual_variance[modelled]
         )
-        departed = np.isposinf(residual2[:, ~modelled]).any(axis=1)
-        terms[:, ~modelled] = np.where(np.isposinf(residual2[:, ~modelled]), np.inf, 0.0)
-        return terms, np.where(departed, np.inf, reconstruction)
+        departures = ~np.isnan(residual2[:, ~modelled]) & (residual2[:, ~modelled] > 0)
+        terms[:, ~modelled] = np.where(departures, np.inf, 0.0)
+        return terms, np.where(departures.any(axis=1), np.inf, reconstruction)
     missing = np.isnan(residual2)
     terms = np.where(missing, 0.0, residual2) / residual_variance
     observed_sum = terms.sum(axis=1)

@@ -260,9 +260,17 @@ class TableEncoder:
                 raise ValueError(
                     f"Column {name!r} is integer but holds values that are not whole numbers."
                 )
-            std = float(np.std(data))
+            # Squares of values near float64's top overflow: such a column
+            # cannot be standardised, and is refused as a float matrix's is.
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, std = float(np.mean(data)), float(np.std(data))
+            if not (np.isfinite(mean) and np.isfinite(std)):
+                raise ValueError(
+                    f"Column {name!r} holds values too large to standardise (up to "
+                    f"{np.max(np.abs(data)):.3g}); rescale it, e.g. to other units."
+                )
             return {
-                "mean": float(np.mean(data)),
+                "mean": mean,
                 "std": std if std > 0 else 1.0,
                 "low": float(data.min()),
                 "high": float(data.max()),
@@ -412,7 +420,10 @@ class TableEncoder:
                     raise ValueError(
                         f"Input X contains infinity or a value too large in column {name!r}."
                     )
-                out[:, position] = (data - params["mean"]) / params["std"]
+                # A value standardised beyond float64's range becomes inf, which
+                # the caller's float32 check refuses as "too large".
+                with np.errstate(over="ignore"):
+                    out[:, position] = (data - params["mean"]) / params["std"]
                 position += 1
                 continue
             codes = self._check_categories(name, column, params["categories"], handle_unknown)
