@@ -287,7 +287,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         ``R / reconstruction_median_``.
 
     latent_median_ : float or None
-        Median of ``L`` over the support rows.
+        Median of ``L`` over the support rows (for a mixed table encoded by
+        the detector, of ``L`` divided by the factor of the row's levels:
+        see the user guide's "Anomalies in a mixed table").
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
