@@ -123,3 +123,38 @@ def test_a_departure_from_a_constant_column_flags_an_estimator_on_a_table(method
     scores = detector.score_samples(rows)
     assert np.isfinite(scores[0]) and scores[1] == -np.inf
     np.testing.assert_array_equal(detector.predict(rows), [detector.predict(df.iloc[:1])[0], -1])
+
+
+def _shifted_level(n=1500, seed=0):
+    # A level of 4% of the rows whose numeric columns are all shifted
+    # together: its codes lie in a region of the code space that few rows
+    # share, although its rows are ordinary for their level.
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(["common", "other", "rare"], n, p=[0.6, 0.36, 0.04])
+    factor = rng.normal(size=n) + 3.0 * (kind == "rare")
+    columns = {f"x{j}": factor + 0.3 * rng.normal(size=n) for j in range(6)}
+    return pd.DataFrame({"kind": kind, **columns})
+
+
+def test_rare_level_far_in_code_space_is_not_flagged_for_its_level():
+    # The latent term of a row is judged against the rows of its levels:
+    # the rare level's rows are flagged at about the overall share (T² alone
+    # flags nine in ten of them), while a row far out within its level still
+    # is flagged.
+    df = _shifted_level()
+    detector = OutlierDetector(random_state=0, method="latent").fit(df)
+    flagged = detector.predict(df) == -1
+    rare = (df["kind"] == "rare").to_numpy()
+    assert flagged[rare].mean() <= 2 * flagged.mean() + 0.05
+    assert flagged.mean() < 0.2
+    far = df.iloc[:1].assign(**{f"x{j}": 8.0 for j in range(6)}, kind="common")
+    assert detector.predict(far)[0] == -1
+
+
+def test_latent_level_factor_is_a_function_of_the_row():
+    # The levels' factor is read from each row alone: a row's score does
+    # not depend on the rows scored with it.
+    df = _shifted_level(600)
+    detector = OutlierDetector(random_state=0, method="latent").fit(df)
+    scores = detector.score_samples(df)
+    np.testing.assert_array_equal(scores[[5, 40]], detector.score_samples(df.iloc[[40, 5]])[::-1])

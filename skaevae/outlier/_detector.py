@@ -36,6 +36,7 @@ from ._defaults import (
     make_default_screen,
     table_n_features,
 )
+from ._levels import fit_level_effects, level_codes, level_factor, level_sizes
 from ._scores import (
     INDICATOR_SCALE,
     TermStatistics,
@@ -48,8 +49,10 @@ from ._scores import (
     has_reconstruction,
     is_mixed_model,
     level_rates,
+    mahalanobis_squared,
     normalised_terms,
     table_floor,
+    weighted_median,
 )
 from ._screen import screen_anomaly, support_rows, support_weight
 
@@ -284,7 +287,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         ``R / reconstruction_median_``.
 
     latent_median_ : float or None
-        Median of ``L`` over the support rows.
+        Median of ``L`` over the support rows (for a mixed table encoded by
+        the detector, of ``L`` divided by the factor of the row's levels:
+        see the user guide's "Anomalies in a mixed table").
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -456,7 +461,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             statistics = fit_term_statistics(
                 E, Z, variance, sample_weight, floor, median_floor=0.0 if floor is None else 1.0
             )
-            terms = normalised_terms(E, Z, statistics)
+            if self._table is not None:
+                statistics = self._fit_latent_levels(X, Z, statistics, sample_weight)
+            terms = self._terms(X, Z, E, statistics)
         (
             self.residual_variance_,
             self.latent_mean_,
@@ -665,12 +672,42 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
         Z, E = self._codes_and_errors(X)
-        reconstruction, latent = normalised_terms(E, Z, self._statistics())
+        reconstruction, latent = self._terms(X, Z, E, self._statistics())
         if self.method_ == "reconstruction":
             return -reconstruction
         if self.method_ == "latent":
             return -latent
         return -np.maximum(reconstruction, latent)
+
+    def _fit_latent_levels(self, X, Z, statistics, weight):
+        """Fit the levels' effects on the latent term of a table the detector encodes.
+
+        The latent term of a row is divided by the typical latent term of
+        the rows sharing its levels (see ``_levels.py``): a rare level's
+        codes lie in a rare region of the code space, and T² alone would
+        flag its rows for their level. The median that normalises the term
+        is that of the divided term. Returns ``statistics`` with that median.
+        """
+        layout = self._table.layout_
+        codes = level_codes(X, layout)
+        latent = mahalanobis_squared(Z, statistics.latent_mean, statistics.latent_precision)
+        self._latent_effects = fit_level_effects(latent, codes, level_sizes(layout), weight)
+        latent = latent / level_factor(codes, self._latent_effects)
+        median = max(weighted_median(latent, weight), np.finfo(np.float64).eps)
+        return statistics._replace(latent_median=median)
+
+    def _terms(self, X, Z, E, statistics):
+        """The normalised terms of X's rows (see :func:`normalised_terms`).
+
+        On a table the detector encodes, the latent term is divided by the
+        factor of the row's levels (:meth:`_fit_latent_levels`).
+        """
+        reconstruction, latent = normalised_terms(E, Z, statistics)
+        if getattr(self, "_table", None) is not None:
+            latent = latent / level_factor(
+                level_codes(X, self._table.layout_), self._latent_effects
+            )
+        return reconstruction, latent
 
     def _encode(self, X):
         """A mixed table in the model space of the default networks.
