@@ -237,8 +237,8 @@ def test_detector_scores_a_mixed_table_with_one_attribution_per_column():
 
 
 def test_detector_finds_swapped_species_on_penguins():
-    # Real data: rows whose species is swapped for another are found, the
-    # species column carries most of their attribution, and the result is
+    # Real data: rows whose species is swapped for another are found, their
+    # attribution points at what disagrees, and the result is
     # close to a hand-built one-hot path's (whose standardised one-hot columns
     # weigh a rare level by its rarity, which also flags clean rows of rare
     # levels).
@@ -263,8 +263,13 @@ def test_detector_finds_swapped_species_on_penguins():
         y, -OutlierDetector(random_state=0).fit(one_hot).score_samples(one_hot)
     )
     assert auc > 0.95 and auc >= auc_one_hot - 0.05
+    # A swapped row's species and its measurements disagree; the network
+    # follows the species it is given and reconstructs that species'
+    # measurements, so the blame falls on the species or on the measurements
+    # that tell species apart, not on island, sex or year.
     top = detector.feature_attributions(X.iloc[planted]).idxmax(axis=1)
-    assert (top == "species").mean() > 0.5
+    telling = ["species", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    assert top.isin(telling).mean() > 0.8
 
 
 def test_mixed_vae_beats_one_hot_gaussian_on_held_out_likelihood():
