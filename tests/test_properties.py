@@ -126,6 +126,15 @@ def test_extreme_values_are_used_or_refused_clearly(data):
         assert np.isfinite(est.transform(X)).all()
 
 
+def _detector_contract(detector, X):
+    """The detector's scores of X, checked: no NaN, its decision function and labels."""
+    scores = detector.score_samples(X)
+    assert scores.shape == (len(X),) and not np.isnan(scores).any()
+    np.testing.assert_array_equal(detector.decision_function(X), scores - detector.offset_)
+    assert set(np.unique(detector.predict(X))) <= {-1, 1}
+    return scores
+
+
 @given(data=st.data())
 def test_outlier_detector_contract(data):
     X = data.draw(matrices(min_rows=3, allow_nan=data.draw(st.booleans())))
@@ -135,10 +144,7 @@ def test_outlier_detector_contract(data):
     detector = _fit_or_refuse(OutlierDetector(random_state=0), X)
     if detector is None:
         return
-    scores = detector.score_samples(X)
-    assert scores.shape == (len(X),) and not np.isnan(scores).any()
-    np.testing.assert_array_equal(detector.decision_function(X), scores - detector.offset_)
-    assert set(np.unique(detector.predict(X))) <= {-1, 1}
+    _detector_contract(detector, X)
     # An extreme row (finite, far beyond the training data) is an outlier.
     row = np.nan_to_num(X[:1], nan=0.0)
     row[0, 0] = 1e200
@@ -510,10 +516,7 @@ def test_mixed_tables_outlier_detector_contract(data, vae):
     detector = _fit_table_or_refuse(_detector(vae), X)
     if detector is None:
         return
-    scores = detector.score_samples(X)
-    assert scores.shape == (len(X),) and not np.isnan(scores).any()
-    np.testing.assert_array_equal(detector.decision_function(X), scores - detector.offset_)
-    assert set(np.unique(detector.predict(X))) <= {-1, 1}
+    scores = _detector_contract(detector, X)
     i = data.draw(st.integers(0, len(X) - 1))
     assert_same_rows(detector.score_samples(X.iloc[[i]])[0], scores[i])
     batch, reference = data.draw(predict_batches(X))
