@@ -385,8 +385,9 @@ class BatchedInferenceMixin:
         scores : ndarray of shape (n_samples,)
             One score per row, a function of the row alone up to float32
             rounding: scored alone or among other rows, a row's score can
-            differ in the last digits (a relative 1e-6), since vectorised
-            kernels choose their code path by the number of rows.
+            differ in the last digits (a few parts in a million, at most a
+            relative 1e-5), since vectorised kernels choose their code path
+            by the number of rows.
         """
         return self._score_samples(X)
 
