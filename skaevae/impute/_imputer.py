@@ -17,7 +17,7 @@ from ..models._rollback import unchanged_on_error
 from ..models._vae import VAETransformer
 from ..utils._budget import batch_rows, epochs_for_steps
 from ..utils._table import TableEncoder, check_min_rows, is_mixed
-from ..utils._validation import check_n_features, check_no_datetimes, local_random_state
+from ..utils._validation import check_n_features, check_no_datetimes
 
 # The "auto" training schedule, in optimiser steps: about AUTO_STEPS steps
 # (at most AUTO_MAX_EPOCHS epochs), stopping once the training loss has not
@@ -533,13 +533,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ transform
 
     def _impute(self, X):
-        # A local RandomState: the VAE's draws leave numpy's global one alone.
-        random_state = local_random_state(self.random_state) if self.sample_posterior else None
         return self.estimator_.impute(
             X,
             n_draws=self.n_draws,
             sample_posterior=self.sample_posterior,
-            random_state=random_state,
+            random_state=self.random_state,
         )
 
     def _predict(self, X):

@@ -1,7 +1,6 @@
 """Batched inference: a fitted module applied to named arrays, one batch at a time."""
 
 from abc import abstractmethod
-from numbers import Integral
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from ..utils._validation import (
     check_float32_range,
     check_n_features,
     check_no_datetimes,
+    check_positive_count,
     local_random_state,
 )
 
@@ -493,8 +493,7 @@ class BatchedInferenceMixin:
 
     def _sample(self, n_samples, y=None, random_state=None):
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        check_positive_count(n_samples, "n_samples")
         rng = local_random_state(random_state)
         side = self._sample_side_inputs(n_samples, y, rng)
         # All the draws are made here, from rng, so the rows do not depend on

@@ -1,7 +1,5 @@
 """VAETransformer: a variational autoencoder as a scikit-learn transformer."""
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
@@ -9,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..nn._losses import ELBOLoss
 from ..nn._modules import VAEModule
 from ..train._callbacks import KLWarmup
-from ..utils._validation import local_random_state
+from ..utils._validation import check_positive_count, local_random_state
 from ._base import BaseAutoencoder
 from ._params import constraints, fill_parameter_docs
 
@@ -334,7 +332,7 @@ class VAETransformer(BaseAutoencoder):
 
     def _impute(self, X, n_draws, sample_posterior, random_state, y=None):
         check_is_fitted(self)
-        _check_count(n_draws, "n_draws")
+        check_positive_count(n_draws, "n_draws")
         if not isinstance(sample_posterior, (bool, np.bool_)):
             raise ValueError(f"sample_posterior must be a bool, got {sample_posterior!r}.")
         M = self._check_input(X)
@@ -409,7 +407,7 @@ class VAETransformer(BaseAutoencoder):
 
     def _sample_near(self, X, n_samples, random_state, y=None):
         check_is_fitted(self)
-        _check_count(n_samples, "n_samples")
+        check_positive_count(n_samples, "n_samples")
         M = self._check_input(X)
         rng = local_random_state(random_state)
         pick = rng.randint(len(M), size=n_samples)
@@ -534,9 +532,3 @@ class VAETransformer(BaseAutoencoder):
             with the fitted columns and dtypes if it was fitted on one).
         """
         return super().sample(n_samples=n_samples, random_state=random_state)
-
-
-def _check_count(value, name):
-    """scikit-learn's error for a count that is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

@@ -151,14 +151,12 @@ def level_rates(X, layout, weight=None):
     # On the scale of row counts, whatever the scale of the weights.
     w = w * (len(X) / w.sum())
     rates = np.full(X.shape[1], np.nan)
-    start = layout.n_numeric
-    for n_levels in [1] * layout.n_binary + list(layout.categories):
+    for start, n_levels in _indicator_blocks(layout):
         block = X[:, start : start + n_levels]
         observed = ~np.isnan(block[:, 0])
         counts = np.where(observed[:, None], block, 0.0).T @ w
         n_values = max(n_levels, 2)
         rates[start : start + n_levels] = (counts + 1.0 / n_values) / (w[observed].sum() + 1.0)
-        start += n_levels
     return rates
 
 

@@ -465,14 +465,18 @@ class TableEncoder:
         unknown = np.zeros((n, len(self.columns_)), dtype=bool)
         departures = np.zeros_like(unknown)
         for j, name in enumerate(self.columns_):
+            numeric = self._is_numeric(name)
+            point_mass = numeric and name in self.constant_
+            if not point_mass and (numeric or not categories):
+                # A modelled numeric column holds no unseen value; nor, when
+                # categories are not looked at, does a categorical one.
+                continue
             column = frame[name]
             observed = ~column.isna().to_numpy()
             if not observed.any():
                 continue
-            if name in self.constant_ and self._is_numeric(name):
+            if point_mass:
                 departures[:, j] = self._departures(column, self.constant_[name])
-                continue
-            if not categories or self._is_numeric(name):
                 continue
             if name in self.constant_:
                 known = np.asarray([self.constant_[name]], dtype=object)

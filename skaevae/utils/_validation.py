@@ -1,5 +1,7 @@
 """Input and output checks, and seeds drawn the scikit-learn way."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn import get_config
@@ -197,3 +199,9 @@ def check_n_features(n_features, expected, who, what="features"):
         raise ValueError(
             f"X has {n_features} features, but {who} is expecting {expected} {what} as input."
         )
+
+
+def check_positive_count(value, name):
+    """scikit-learn's error for a count that is not a positive integer (booleans are not counts)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
