@@ -5,12 +5,10 @@ protocol and reference figures), each method is fitted on the training part
 with its defaults and samples as many rows:
 
 - ``skaevae``: ``VAETransformer(random_state=0)`` fitted on the DataFrame as
-  it is (types from dtypes), ``sample(len(train), random_state=0)``;
-- ``one-hot + VAE`` (what a user had to build before mixed tables):
-  ``ColumnTransformer`` (mean / mode imputation, ``StandardScaler``,
-  ``OneHotEncoder``) → ``VAETransformer(n_components=min(8, width),
-  random_state=0)`` → ``sample``, decoded by the scaler's inverse and the
-  argmax of each one-hot block (integer columns rounded);
+  it is (types from dtypes), ``sample(len(train), random_state=0)``: codes
+  from the plain prior N(0, I);
+- ``skaevae, learned prior``: the same with ``prior="mixture"``, codes drawn
+  from a Gaussian mixture fitted to the training rows' codes;
 - SDV's ``GaussianCopulaSynthesizer`` and ``TVAESynthesizer``, defaults.
 
 Protocol: rows capped at 5,000 (the first 5,000 of
@@ -23,22 +21,25 @@ test; non-numeric and boolean columns categorical. Metrics:
   "from_dtype", random_state=0)`` telling the test rows from as many
   synthetic rows, mean ROC-AUC of ``cross_val_score`` with 5 folds
   (scikit-learn's default unshuffled stratified folds);
+- DCR overfitting protection: SDMetrics ``DCROverfittingProtection`` of the
+  synthetic rows, with the training rows subsampled to the test rows' count
+  (``train.sample(len(test), random_state=0)``), since the score is biased
+  when the two differ in size. 1.0: synthetic rows are no closer to the
+  training rows than to unseen ones; lower: nearer copies of training rows;
 - CPU: ``time.process_time()`` of fit + sample, torch on one thread;
-- held-out log-likelihood per row (nats) of the two VAE rows on test:
-  numeric columns in their own units (the one-hot row's standardisation is
-  undone by its log-Jacobian; its one-hot entries are scored as Gaussian
-  densities, the mixed model's categories as probabilities).
+- held-out log-likelihood per row (nats) of skaevae's model on test (numeric
+  columns in their own units; the prior does not change it).
 
-Missing values (Males, SLID, penguins): SDV's synthesizers take them; the two
-VAE rows are given train and test with missing numeric values filled by the
-training median and missing categories by the training mode.
+Missing values (Males, SLID, penguins): SDV's synthesizers take them; skaevae
+is given train and test with missing numeric values filled by the training
+median and missing categories by the training mode.
 
 Run (SDV and SDMetrics are benchmark-only, never package dependencies)::
 
     pip install torch==2.13.0 && pip install -e . "sdv==2.0.0" tabulate
     python benchmarks/synthetic_tabular.py
 
-About 5 minutes on 2 cores. ``--methods skaevae`` runs one method;
+About 10 minutes on 2 cores. ``--methods skaevae`` runs one method;
 ``--tables`` a subset; ``--n-modes 1`` (an ablation) gives the mixed model one
 Gaussian per numeric column instead of a mixture. Writes
 ``benchmarks/results/synthetic_tabular.md`` and ``.csv`` (only for a run of
@@ -57,13 +58,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skaevae import VAETransformer
 
@@ -81,7 +78,7 @@ TABLES = [
     "diamonds",
     "penguins",
 ]
-METHODS = ["GaussianCopula", "TVAE", "one-hot + VAE", "skaevae"]
+METHODS = ["GaussianCopula", "TVAE", "skaevae", "skaevae, learned prior"]
 
 
 def split(df):
@@ -107,59 +104,13 @@ def filled(train, frame):
 # ------------------------------------------------------------------ methods
 
 
-def fit_skaevae(train, test):
-    model = VAETransformer(random_state=0).fit(filled(train, train))
-    synthetic = model.sample(len(train), random_state=0)
-    return synthetic, lambda: float(model.score(filled(train, test)))
+def fit_skaevae(prior):
+    def fit(train, test):
+        model = VAETransformer(prior=prior, random_state=0).fit(filled(train, train))
+        synthetic = model.sample(len(train), random_state=0)
+        return synthetic, lambda: float(model.score(filled(train, test)))
 
-
-def fit_one_hot(train, test):
-    categorical = [c for c in train.columns if is_categorical(train[c])]
-    numeric = [c for c in train.columns if c not in categorical]
-    encoder = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), numeric),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                ),
-                categorical,
-            ),
-        ]
-    )
-    M = encoder.fit_transform(train.astype({c: object for c in categorical}))
-    vae = VAETransformer(n_components=min(8, M.shape[1]), random_state=0).fit(M)
-    S = vae.sample(len(train), random_state=0).astype(np.float64)
-    scaler = encoder.named_transformers_["num"][-1]
-    columns = {}
-    numeric_part = scaler.inverse_transform(S[:, : len(numeric)]) if numeric else None
-    for i, c in enumerate(numeric):
-        columns[c] = numeric_part[:, i]
-        if pd.api.types.is_integer_dtype(train[c]):
-            columns[c] = np.round(columns[c])
-    start = len(numeric)
-    one_hot = encoder.named_transformers_["cat"][-1]
-    for c, categories in zip(categorical, one_hot.categories_, strict=True):
-        block = S[:, start : start + len(categories)]
-        columns[c] = categories[block.argmax(axis=1)]
-        start += len(categories)
-    synthetic = pd.DataFrame(columns)[list(train.columns)]
-    synthetic = synthetic.astype(
-        {
-            c: train[c].dtype
-            for c in train.columns
-            if not train[c].isna().any() or is_categorical(train[c])
-        }
-    )
-    log_jacobian = float(np.log(scaler.scale_).sum())
-
-    def held_out():
-        test_m = encoder.transform(test.astype({c: object for c in categorical}))
-        return float(vae.score(test_m) - log_jacobian)
-
-    return synthetic, held_out
+    return fit
 
 
 def fit_sdv(name):
@@ -180,8 +131,8 @@ def fit_sdv(name):
 FIT = {
     "GaussianCopula": fit_sdv("GaussianCopula"),
     "TVAE": fit_sdv("TVAE"),
-    "one-hot + VAE": fit_one_hot,
-    "skaevae": fit_skaevae,
+    "skaevae": fit_skaevae("normal"),
+    "skaevae, learned prior": fit_skaevae("mixture"),
 }
 
 
@@ -196,6 +147,20 @@ def quality(train, synthetic):
     report = QualityReport()
     report.generate(train, synthetic, metadata.to_dict()["tables"]["table"], verbose=False)
     return float(report.get_score())
+
+
+def dcr_protection(train, test, synthetic):
+    from sdmetrics.single_table import DCROverfittingProtection
+    from sdv.metadata import Metadata
+
+    metadata = Metadata.detect_from_dataframes({"table": train}, infer_keys=None).to_dict()
+    # Equal sizes: the score is biased when the training rows outnumber the test rows.
+    subsample = train.sample(len(test), random_state=0)
+    return float(
+        DCROverfittingProtection.compute(
+            subsample, synthetic[train.columns], test, metadata, "table"
+        )
+    )
 
 
 def two_sample_auc(test, synthetic):
@@ -238,31 +203,40 @@ def machine():
 
 def report(results):
     cell = results.assign(
-        cell=results.apply(lambda r: f"{r.quality:.3f} / {r.auc:.3f} / {r.cpu_s:.1f} s", axis=1)
+        cell=results.apply(
+            lambda r: f"{r.quality:.3f} / {r.auc:.3f} / {r.dcr:.2f} / {r.cpu_s:.1f} s", axis=1
+        )
     )
     table = cell.pivot(index="table", columns="method", values="cell").loc[TABLES, METHODS]
     means = results.groupby("method").agg(
-        quality=("quality", "mean"), auc=("auc", "mean"), cpu_s=("cpu_s", "sum")
+        quality=("quality", "mean"),
+        auc=("auc", "mean"),
+        dcr=("dcr", "mean"),
+        cpu_s=("cpu_s", "sum"),
     )
     table.loc["**mean** (CPU: sum)"] = [
-        f"**{means.loc[m, 'quality']:.3f} / {means.loc[m, 'auc']:.3f}** / "
-        f"{means.loc[m, 'cpu_s']:.1f} s"
+        f"**{means.loc[m, 'quality']:.3f} / {means.loc[m, 'auc']:.3f} / "
+        f"{means.loc[m, 'dcr']:.2f}** / {means.loc[m, 'cpu_s']:.1f} s"
         for m in METHODS
     ]
-    wide = results.pivot(index="table", columns="method", values="quality").loc[TABLES]
-    cpu = results.pivot(index="table", columns="method", values="cpu_s").loc[TABLES]
-    loglik = results.pivot(index="table", columns="method", values="loglik").loc[
-        TABLES, ["one-hot + VAE", "skaevae"]
-    ]
+
+    def wide(column):
+        return results.pivot(index="table", columns="method", values=column).loc[TABLES]
+
+    quality, auc, dcr, cpu = wide("quality"), wide("auc"), wide("dcr"), wide("cpu_s")
     checks = pd.DataFrame(
         {
-            "skaevae − TVAE quality": wide["skaevae"] - wide["TVAE"],
-            "skaevae − GaussianCopula quality": wide["skaevae"] - wide["GaussianCopula"],
-            "skaevae CPU / TVAE CPU": cpu["skaevae"] / cpu["TVAE"],
-            "held-out LL: skaevae": loglik["skaevae"],
-            "held-out LL: one-hot + VAE": loglik["one-hot + VAE"],
+            f"{m}: {label}": value
+            for m in ("skaevae", "skaevae, learned prior")
+            for label, value in (
+                ("quality", quality[m]),
+                ("AUC", auc[m]),
+                ("CPU / TVAE's", cpu[m] / cpu["TVAE"]),
+                ("DCR − TVAE's", dcr[m] - dcr["TVAE"]),
+            )
         }
     )
+    checks["held-out LL"] = wide("loglik")["skaevae"]
     lines = [
         "# Synthetic rows of mixed-type tables",
         "",
@@ -272,18 +246,20 @@ def report(results):
         "Protocol: `shared/data/tabular/README.md` (5,000 rows at most, 80/20 split, defaults, "
         "`sample(len(train))`). Each cell is SDMetrics quality (higher is better) / two-sample "
         "ROC-AUC of a classifier telling test rows from synthetic ones (.5 is "
-        "indistinguishable) / CPU seconds of fit + sample, one torch thread. The two VAE rows "
-        "see missing values filled (median, mode); SDV's synthesizers see them as they are.",
+        "indistinguishable) / SDMetrics DCR overfitting protection with the training rows "
+        "subsampled to the test rows' count (1 is best: synthetic rows no nearer the training "
+        "rows than unseen rows) / CPU seconds of fit + sample, one torch thread. skaevae sees "
+        "missing values filled (median, mode); SDV's synthesizers see them as they are.",
         "",
         table.to_markdown(),
         "",
         "## Against the targets",
         "",
-        "Quality differences (per table), CPU ratio, and the held-out log-likelihood per row "
-        "(nats; numeric columns in their own units) of the mixed model and of the one-hot "
-        "Gaussian path.",
+        "Per table: quality and two-sample AUC, CPU as a share of TVAE's, DCR overfitting "
+        "protection minus TVAE's, and the held-out log-likelihood per row (nats; numeric "
+        "columns in their own units) of skaevae's model, which the prior does not change.",
         "",
-        checks.to_markdown(floatfmt=".3f"),
+        checks.T.to_markdown(floatfmt=".3f"),
         "",
     ]
     (RESULTS / "synthetic_tabular.md").write_text("\n".join(lines))
@@ -327,13 +303,14 @@ def main():
                 "method": method,
                 "quality": quality(train, synthetic),
                 "auc": two_sample_auc(test, synthetic),
+                "dcr": dcr_protection(train, test, synthetic),
                 "cpu_s": cpu_s,
                 "loglik": held_out() if held_out is not None else np.nan,
             }
             rows.append(row)
             print(
-                f"{table:14s} {method:15s} quality {row['quality']:.3f}  auc {row['auc']:.3f}  "
-                f"cpu {cpu_s:5.1f} s  loglik {row['loglik']:.2f}",
+                f"{table:14s} {method:22s} quality {row['quality']:.3f}  auc {row['auc']:.3f}  "
+                f"dcr {row['dcr']:.3f}  cpu {cpu_s:5.1f} s  loglik {row['loglik']:.2f}",
                 flush=True,
             )
     results = pd.DataFrame(rows)
@@ -349,7 +326,7 @@ def main():
             "",
             results.to_markdown(index=False, floatfmt=".3f"),
             "",
-            results.groupby("method")[["quality", "auc", "cpu_s", "loglik"]]
+            results.groupby("method")[["quality", "auc", "dcr", "cpu_s", "loglik"]]
             .mean()
             .to_markdown(floatfmt=".3f"),
             "",

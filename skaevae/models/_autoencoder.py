@@ -87,6 +87,21 @@ class AutoencoderTransformer(BaseAutoencoder):
         The code starts as the principal scores (as many as the narrowest
         hidden layer carries; the other code dimensions start at zero).
 
+    prior : {"normal", "mixture"} or estimator, default="normal"
+        The distribution of the codes :meth:`sample` draws from, fitted to
+        the codes of the training rows (up to 20,000 of them) once the
+        network is trained. ``"normal"`` is one Gaussian, ``latent_mean_``
+        and ``latent_covariance_``. ``"mixture"`` is a
+        :class:`~sklearn.mixture.GaussianMixture` of up to 10
+        full-covariance components (at most one per 50 rows): use it when
+        the codes form clusters or curved shapes, which one Gaussian covers
+        with empty space where decoded codes give unrealistic rows. Any
+        estimator with ``fit`` and ``sample`` (another ``GaussianMixture``,
+        :class:`~sklearn.neighbors.KernelDensity`) is cloned and fitted
+        instead. It changes :meth:`sample` only; a mixture adds one EM fit
+        on the codes to :meth:`fit` (and to each :meth:`partial_fit` call,
+        on that call's rows).
+
     [[max_iter]]
 
     [[batch_size]]
@@ -162,6 +177,11 @@ class AutoencoderTransformer(BaseAutoencoder):
     latent_covariance_ : ndarray of shape (n_components, n_components)
         Covariance of the training codes, used by :meth:`sample`.
 
+    prior_ : estimator or None
+        The prior fitted to the training codes (a
+        :class:`~sklearn.mixture.GaussianMixture` for ``prior="mixture"``),
+        or None for ``prior="normal"``.
+
     code_sparsity_ : float
         How sparse the training codes are: the mean over rows of Hoyer's
         measure ``(sqrt(k) - |z|_1 / |z|_2) / (sqrt(k) - 1)`` of each code
@@ -234,6 +254,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         corruption_level=0.2,
         sparsity=0.0,
         init="random",
+        prior="normal",
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -265,6 +286,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.corruption_level = corruption_level
         self.sparsity = sparsity
         self.init = init
+        self.prior = prior
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -336,8 +358,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.latent_covariance_ = self._latent_moments.covariance
         self.code_sparsity_ = float(self._hoyer_sum / self._latent_moments.n_samples_seen)
 
-    def _sample_codes(self, n_samples, rng):
+    def _default_codes(self, n_samples, rng):
         return rng.multivariate_normal(self.latent_mean_, self.latent_covariance_, size=n_samples)
+
+    def _prior_fit_codes(self, M, side, rng):
+        return self._map_batches(self._encode, {"x": M}, self.n_components_, np.float64)
 
     def score_samples(self, X):
         """Negative mean squared reconstruction error of each row.

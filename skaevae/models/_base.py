@@ -46,11 +46,13 @@ from ._pca_start import pca_initializer
 from ._persist import (
     PlainStateMixin,
 )
+from ._prior import PriorMixin
 from ._rollback import unchanged_on_error
 
 
 class BaseAutoencoder(
     PlainStateMixin,
+    PriorMixin,
     BatchedInferenceMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -73,6 +75,7 @@ class BaseAutoencoder(
         "decoder_params",
         "corruption",
         "corruption_level",
+        "prior",
         "init",
         "max_iter",
         "batch_size",
@@ -406,6 +409,7 @@ class BaseAutoencoder(
             net, early_stopping, check_convergence=not incremental, n_before=n_before
         )
         self._update_statistics(X, first_pass=not (incremental and resume))
+        self._fit_prior(X, sample_weight, condition, seed)
         if incremental and resume:
             self._update_fill(X)
         return self

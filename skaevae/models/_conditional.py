@@ -8,6 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from ._params import fill_parameter_docs
+from ._prior import draw_codes, make_prior, prior_rows, seed_for_prior
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
 
 
@@ -64,6 +65,12 @@ class ConditionalVAETransformer(VAETransformer):
         :class:`VAETransformer`).
 
     [[n_train_draws]]
+
+    prior : {"normal", "mixture"} or estimator, default="normal"
+        The distribution of the codes :meth:`sample` draws from, per class:
+        N(0, I), or a :class:`~sklearn.mixture.GaussianMixture` (or the
+        estimator given, cloned) fitted to posterior draws of the training
+        rows of each class (see :class:`VAETransformer`).
 
     init : {"random"}, default="random"
         Torch's random initialisation; ``"pca"`` is not available for a
@@ -122,6 +129,11 @@ class ConditionalVAETransformer(VAETransformer):
         Share of each class in the training rows (weighted by
         ``sample_weight``), the prior over which methods called without
         ``y`` marginalise.
+
+    prior_ : list of estimators or None
+        The prior fitted to the codes of each class, in the order of
+        ``classes_`` (None for a class without training rows yet), or None
+        for ``prior="normal"``.
 
     net_ : skorch.NeuralNet
         The trained net.
@@ -199,6 +211,7 @@ class ConditionalVAETransformer(VAETransformer):
         beta=1.0,
         kl_warmup=10,
         n_train_draws=1,
+        prior="normal",
         init="random",
         max_iter=200,
         batch_size="auto",
@@ -233,6 +246,7 @@ class ConditionalVAETransformer(VAETransformer):
             beta=beta,
             kl_warmup=kl_warmup,
             n_train_draws=n_train_draws,
+            prior=prior,
             init=init,
             max_iter=max_iter,
             batch_size=batch_size,
@@ -282,6 +296,42 @@ class ConditionalVAETransformer(VAETransformer):
         condition[np.arange(len(y)), index] = 1.0
         weight = np.ones(len(y)) if sample_weight is None else sample_weight
         return condition, np.bincount(index, weights=weight, minlength=len(self.classes_))
+
+    def _fit_prior(self, X, sample_weight, condition, seed):
+        # One prior per class, fitted to the codes of its rows under its
+        # condition; partial_fit keeps the prior of a class absent from a call.
+        if isinstance(self.prior, str) and self.prior == "normal":
+            self.prior_ = None
+            return
+        rng = np.random.RandomState(seed_for_prior(seed))
+        previous = getattr(self, "prior_", None)
+        n_classes = len(self.classes_)
+        keep = isinstance(previous, list) and len(previous) == n_classes
+        priors = list(previous) if keep else [None] * n_classes
+        labels = condition.argmax(axis=1)
+        for k in range(n_classes):
+            rows = np.flatnonzero(labels == k)
+            if len(rows) == 0:
+                continue
+            weight = None if sample_weight is None else sample_weight[rows]
+            rows = rows[prior_rows(len(rows), weight, rng)]
+            codes = self._prior_fit_codes(X[rows], {"condition": condition[rows]}, rng)
+            priors[k] = make_prior(self.prior, len(codes), seed_for_prior(seed + k)).fit(codes)
+        self.prior_ = priors
+
+    def _sample_codes(self, n_samples, rng, side):
+        priors = getattr(self, "prior_", None)
+        if priors is None:
+            return self._default_codes(n_samples, rng)
+        labels = side["condition"].argmax(axis=1)
+        codes = np.empty((n_samples, self.n_components_))
+        for k in np.unique(labels):
+            rows = np.flatnonzero(labels == k)
+            if priors[k] is None:
+                codes[rows] = rng.standard_normal((len(rows), self.n_components_))
+            else:
+                codes[rows] = draw_codes(priors[k], len(rows), rng)
+        return codes
 
     def _record_condition(self, summary, accumulate):
         counts = summary + self._class_counts if accumulate else summary
@@ -551,8 +601,14 @@ class ConditionalVAETransformer(VAETransformer):
         """
         return self._inverse_transform(X, y)
 
-    def sample(self, n_samples=1, y=None, random_state=None):
-        """Generate rows of given classes: ``z ~ N(0, I)``, ``x ~ p(x | z, y)``.
+    def sample(self, n_samples=1, y=None, random_state=None, *, conditions=None):
+        """Generate rows of given classes: ``z ~ p(z | y)``, ``x ~ p(x | z, y)``.
+
+        ``p(z | y)`` is N(0, I), or the class's learned prior in ``prior_``
+        (see ``prior``). With ``conditions``, the rows are drawn given the
+        values of some columns as well, by sampling importance resampling
+        (see :meth:`VAETransformer.sample`); where ``y`` is None, each row's
+        class is resampled with its code, so it follows the given values.
 
         Parameters
         ----------
@@ -567,13 +623,17 @@ class ConditionalVAETransformer(VAETransformer):
         random_state : int, RandomState instance or None, default=None
             Seed of the draws; global RNG states are never used.
 
+        conditions : dict, default=None
+            Values to generate rows for, ``{column: value}`` (see
+            :meth:`VAETransformer.sample`).
+
         Returns
         -------
         X : ndarray or DataFrame of shape (n_samples, n_features)
             Generated rows (float32), in a mixed table's schema if it was
-            fitted on one.
+            fitted on one (see :meth:`VAETransformer.sample`).
         """
-        return self._sample(n_samples, y, random_state)
+        return self._sample(n_samples, y, random_state, conditions=conditions)
 
     def sample_near(self, X, y, *, n_samples=1, random_state=None):
         """Generate rows near the rows of X, given their class.

@@ -25,6 +25,7 @@ from ..utils._validation import (
     check_positive_count,
     local_random_state,
 )
+from ._prior import ColumnConditions
 
 
 def tensor_rows(X, start, stop, device, zero_copy=False):
@@ -237,9 +238,14 @@ class BatchedInferenceMixin:
         """
         return scores + n_unknown * np.log(PROBABILITY_FLOOR)
 
-    def _to_table(self, M):
-        """Model-space rows as rows of the fitted table (a mixed table's schema), else M."""
-        return M if self._table is None else self._table.decode(M)
+    def _to_table(self, M, generated=False):
+        """Model-space rows as rows of the fitted table (a mixed table's schema), else M.
+
+        ``generated`` rows (drawn, not reconstructed) keep each numeric
+        column on the values seen in fit where it had few of them (see
+        :meth:`~skaevae.utils._table.TableEncoder.decode`).
+        """
+        return M if self._table is None else self._table.decode(M, on_support=generated)
 
     def _map_batches(self, fn, inputs, n_out, dtype, **kwargs):
         """:func:`~skaevae.models._inference.map_batches` with this model's module and device."""
@@ -476,7 +482,7 @@ class BatchedInferenceMixin:
         return errors
 
     @abstractmethod
-    def _sample_codes(self, n_samples, rng):
+    def _sample_codes(self, n_samples, rng, side):
         """Latent codes to decode in :meth:`sample`, ``(n_samples, n_components)``."""
 
     def _sample_noise(self, n_samples, rng):
@@ -491,14 +497,19 @@ class BatchedInferenceMixin:
         """The side inputs of :meth:`sample`'s rows (drawn from ``rng`` where ``y`` is None)."""
         return {}
 
-    def _sample(self, n_samples, y=None, random_state=None):
+    def _sample(self, n_samples, y=None, random_state=None, conditions=None):
         check_is_fitted(self)
         check_positive_count(n_samples, "n_samples")
+        given = None if conditions is None else ColumnConditions(conditions, self)
         rng = local_random_state(random_state)
-        side = self._sample_side_inputs(n_samples, y, rng)
         # All the draws are made here, from rng, so the rows do not depend on
         # how inference batches them.
-        inputs = {"x": self._sample_codes(n_samples, rng), **side}
+        if given is None:
+            side = self._sample_side_inputs(n_samples, y, rng)
+            codes = self._sample_codes(n_samples, rng, side)
+        else:
+            codes, side = self._conditioned_codes(n_samples, y, given, rng)
+        inputs = {"x": codes, **side}
         noise = self._sample_noise(n_samples, rng)
         if noise is not None:
             inputs["noise"] = noise
@@ -508,7 +519,8 @@ class BatchedInferenceMixin:
             self._n_model_features,
             np.float32,
         )
-        return self._to_table(X)
+        X = self._to_table(X, generated=True)
+        return X if given is None else given.apply(X, self._table)
 
     def sample(self, n_samples=1, random_state=None):
         """Generate rows in input space.

@@ -15,7 +15,7 @@ from textwrap import dedent, indent
 from typing import NamedTuple
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..nn._networks import ACTIVATIONS
 from ..train._net import PRECISIONS
@@ -163,6 +163,9 @@ PARAMS = {
             imputation, at about ``n_train_draws`` times the decoder's cost.
         """,
     ),
+    # Documented by each estimator: "normal" is N(0, I) for a VAE and the
+    # Gaussian fitted to the codes for an autoencoder.
+    "prior": Param([StrOptions({"normal", "mixture"}), HasMethods(["fit", "sample"])]),
     "max_iter": Param(
         [Count(1)],
         """

@@ -71,6 +71,22 @@ class VAETransformer(BaseAutoencoder):
 
     [[n_train_draws]]
 
+    prior : {"normal", "mixture"} or estimator, default="normal"
+        The distribution of the codes :meth:`sample` draws from.
+        ``"normal"`` is the training prior N(0, I). ``"mixture"`` fits a
+        :class:`~sklearn.mixture.GaussianMixture` of up to 10
+        full-covariance components (at most one per 50 rows) to codes drawn
+        from the posteriors ``q(z | x)`` of the training rows (up to 20,000
+        of them) once the network is trained, the two-stage recipe of Dai &
+        Wipf (2019): the codes of real rows rarely fill N(0, I) evenly, and
+        decoded codes from its empty parts give unrealistic rows. Any
+        estimator with ``fit`` and ``sample`` (another ``GaussianMixture``,
+        :class:`~sklearn.neighbors.KernelDensity`) is cloned and fitted
+        instead. It changes :meth:`sample` only (``sample_near`` draws from
+        the rows' own posteriors); a mixture adds one EM fit on the codes to
+        :meth:`fit` (and to each :meth:`partial_fit` call, on that call's
+        rows).
+
     init : {"random", "pca"}, default="random"
         How the weights start: torch's random initialisation, or, with
         ``"pca"``, close to probabilistic PCA of the (weighted) training rows
@@ -153,6 +169,11 @@ class VAETransformer(BaseAutoencoder):
     best_loss_ : float or None
         Lowest training loss, when ``early_stopping=False``.
 
+    prior_ : estimator or None
+        The prior fitted to the training codes (a
+        :class:`~sklearn.mixture.GaussianMixture` for ``prior="mixture"``),
+        or None for ``prior="normal"``.
+
     best_validation_loss_ : float or None
         Lowest validation loss, when ``early_stopping=True``.
 
@@ -226,6 +247,7 @@ class VAETransformer(BaseAutoencoder):
         beta=1.0,
         kl_warmup=10,
         n_train_draws=1,
+        prior="normal",
         max_iter=200,
         batch_size="auto",
         learning_rate_init=1e-3,
@@ -259,6 +281,7 @@ class VAETransformer(BaseAutoencoder):
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.n_train_draws = n_train_draws
+        self.prior = prior
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -421,7 +444,8 @@ class VAETransformer(BaseAutoencoder):
             z = z_loc + torch.exp(z_log_scale) * eps
             return module.generative(z, **side).sample(noise=noise)
 
-        return self._to_table(self._map_batches(draw, inputs, self._n_model_features, np.float32))
+        M = self._map_batches(draw, inputs, self._n_model_features, np.float32)
+        return self._to_table(M, generated=True)
 
     def sample_near(self, X, *, n_samples=1, random_state=None):
         """Generate rows near the rows of X, from their posteriors.
@@ -450,8 +474,20 @@ class VAETransformer(BaseAutoencoder):
         """
         return self._sample_near(X, n_samples, random_state)
 
-    def _sample_codes(self, n_samples, rng):
+    def _default_codes(self, n_samples, rng):
         return rng.standard_normal((n_samples, self.n_components_))
+
+    def _prior_fit_codes(self, M, side, rng):
+        # One draw z = μ + σ·ε from each row's posterior: together, draws
+        # from the aggregate posterior, the distribution the decoder saw.
+        module = self._module
+        eps = rng.standard_normal((len(M), self.n_components_))
+
+        def draw(x, eps, **side):
+            z_loc, z_log_scale = module.encode(*module.observed(x), **side)
+            return z_loc + torch.exp(z_log_scale) * eps
+
+        return self._map_batches(draw, {"x": M, "eps": eps, **side}, self.n_components_, np.float64)
 
     def _sample_noise(self, n_samples, rng):
         likelihood = self._module.likelihood
@@ -510,8 +546,17 @@ class VAETransformer(BaseAutoencoder):
         """
         return super().score_samples(X)
 
-    def sample(self, n_samples=1, random_state=None):
-        """Generate rows from the model: ``z ~ N(0, I)``, ``x ~ p(x | z)``.
+    def sample(self, n_samples=1, random_state=None, *, conditions=None):
+        """Generate rows from the model: ``z ~ p(z)``, ``x ~ p(x | z)``.
+
+        ``p(z)`` is the prior, N(0, I) or the learned ``prior_`` (see
+        ``prior``). With ``conditions``, the rows are drawn given the values
+        of some columns, ``x ~ p(x | x_S)``: the codes by sampling importance
+        resampling (a pool of 32 prior codes per row, each weighted by the
+        likelihood of the given values under its decoded distribution,
+        ``p(x_S | z)``, resampled by weight), so the other columns follow the
+        given values as the model learned; no row is rejected, however rare
+        the values. The given values are then written into every row.
 
         Parameters
         ----------
@@ -522,6 +567,12 @@ class VAETransformer(BaseAutoencoder):
             Seed of the draws. ``None`` seeds from fresh OS entropy; numpy's
             and torch's global RNG states are never used.
 
+        conditions : dict, default=None
+            Values to generate rows for, ``{column: value}``: columns by name
+            for a table fitted with column names, else by position. A
+            categorical or binary column's value must be one of its
+            categories seen in fit; a numeric column's a number.
+
         Returns
         -------
         X : ndarray or DataFrame of shape (n_samples, n_features)
@@ -529,6 +580,9 @@ class VAETransformer(BaseAutoencoder):
             Gaussian output noise. ``inverse_transform`` of prior draws gives
             the noise-free decoder means. For a mixed table, a draw from
             each column's likelihood, in the table's schema (a DataFrame
-            with the fitted columns and dtypes if it was fitted on one).
+            with the fitted columns and dtypes if it was fitted on one); a
+            numeric column with at most 10,000 distinct values in fit takes
+            the nearest of them, so values the column takes often (round
+            numbers, codes stored as numbers) come out exactly.
         """
-        return super().sample(n_samples=n_samples, random_state=random_state)
+        return self._sample(n_samples, random_state=random_state, conditions=conditions)

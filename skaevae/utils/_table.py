@@ -31,6 +31,12 @@ def _is_categorical_dtype(dtype):
 # Most decimals a continuous column's values are rounded to on the way out.
 MAX_DECIMALS = 6
 
+# A numeric column with at most this many distinct values in fit keeps them
+# (its support, at most 80 kB a column); generated values of the column are
+# put on the nearest one, so that values a column takes often (round numbers,
+# codes stored as floats) stay exact in generated rows.
+MAX_SUPPORT = 10_000
+
 
 def _is_whole(values):
     return bool(np.all(values == np.round(values)))
@@ -48,6 +54,15 @@ def decimals_of(values):
         if np.all(np.abs(values - np.round(values, decimals)) <= tolerance):
             return decimals
     return None
+
+
+def nearest_of(support, values):
+    """The nearest value of the sorted 1-D ``support`` to each of ``values`` (lower at a tie)."""
+    if len(support) == 1:
+        return np.full_like(values, support[0])
+    right = np.clip(np.searchsorted(support, values), 1, len(support) - 1)
+    below, above = support[right - 1], support[right]
+    return np.where(values - below <= above - values, below, above)
 
 
 def infer_column_type(series):
@@ -269,6 +284,7 @@ class TableEncoder:
                     f"Column {name!r} holds values too large to standardise (up to "
                     f"{np.max(np.abs(data)):.3g}); rescale it, e.g. to other units."
                 )
+            support = np.unique(data) if len(values) <= MAX_SUPPORT else None
             return {
                 "mean": mean,
                 "std": std if std > 0 else 1.0,
@@ -276,6 +292,7 @@ class TableEncoder:
                 "high": float(data.max()),
                 # Continuous values come back with the decimals seen in fit.
                 "decimals": decimals_of(data) if kind == "continuous" else 0,
+                "support": support,
             }
         if kind == "binary":
             if len(values) != 2:
@@ -527,7 +544,7 @@ class TableEncoder:
 
     # ------------------------------------------------------------- decoding
 
-    def decode(self, M):
+    def decode(self, M, on_support=False):
         """Model-space rows (means or draws) as rows of the fitted table.
 
         Numeric columns are unstandardised, clipped to the range seen in fit
@@ -535,6 +552,9 @@ class TableEncoder:
         numbers; a continuous column whose values need more than
         ``MAX_DECIMALS`` decimals is not rounded); binary columns take the value of
         probability ≥ ½; categorical columns the category of highest value.
+        With ``on_support`` (generated rows), a numeric column that had at
+        most ``MAX_SUPPORT`` distinct values in fit takes the nearest of them
+        instead (the lower one at a tie).
         Returns a DataFrame if the encoder was fitted on one, else an array.
         """
         n = len(M)
@@ -547,6 +567,9 @@ class TableEncoder:
                 values = np.clip(values, params["low"], params["high"])
                 if params["decimals"] is not None:
                     values = np.round(values, params["decimals"])
+                support = params.get("support")
+                if on_support and support is not None:
+                    values = nearest_of(support, values)
                 data[name] = values
                 position += 1
             elif kind == "binary":
