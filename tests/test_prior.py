@@ -1,6 +1,7 @@
 """The learned prior of ``sample``, sampling given column values, and generated values' support."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -117,9 +118,16 @@ def test_conditional_vae_has_a_prior_per_class(digits_split):
     )
 
 
-def test_a_fitted_prior_survives_pickling(small_X):
+def test_a_fitted_prior_survives_pickling_and_skops(small_X, tmp_path):
+    sio = pytest.importorskip("skops.io")
     vae = VAETransformer(**THREE_EPOCHS_16_UNITS, prior="mixture").fit(small_X)
     loaded = pickle.loads(pickle.dumps(vae))
+    np.testing.assert_array_equal(loaded.sample(20, random_state=0), vae.sample(20, random_state=0))
+    sio.dump(vae, tmp_path / "vae.skops")
+    # scikit-learn's mixture is trusted as it is; only the estimator's own class is asked for.
+    untrusted = sio.get_untrusted_types(file=tmp_path / "vae.skops")
+    assert untrusted == ["skaevae.models._vae.VAETransformer"]
+    loaded = sio.load(tmp_path / "vae.skops", trusted=untrusted)
     np.testing.assert_array_equal(loaded.sample(20, random_state=0), vae.sample(20, random_state=0))
 
 
@@ -164,6 +172,15 @@ def test_given_values_of_a_float_matrix_by_position(digits_split):
     rows = vae.sample(30, random_state=0, conditions={10: 2.5})
     np.testing.assert_array_equal(rows[:, 10], np.float32(2.5))
     assert np.isfinite(rows).all()
+
+
+def test_given_values_of_a_float_frame_by_name(penguins):
+    X = penguins.select_dtypes("number").astype(float)
+    vae = VAETransformer(**THREE_EPOCHS_16_UNITS).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = vae.sample(10, random_state=0, conditions={"year": 2009.0})
+    np.testing.assert_array_equal(rows[:, list(X.columns).index("year")], np.float32(2009.0))
 
 
 def test_conditional_vae_given_values_and_classes(penguins):

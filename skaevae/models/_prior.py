@@ -123,6 +123,8 @@ class ColumnConditions:
             row = np.full((1, len(columns)), np.nan)
             for column, value in self.values.items():
                 row[0, columns.index(column)] = value
+            if names is not None:
+                row = pd.DataFrame(row, columns=names)
         else:
             for column, value in self.values.items():
                 kind = table.types_.get(column)
@@ -161,11 +163,7 @@ class ColumnConditions:
 
     def apply(self, X, table):
         """Write the given values into the generated rows ``X`` (in place for an array)."""
-        if table is None:
-            for column, value in self.values.items():
-                X[:, self.columns.index(column)] = value
-            return X
-        if not table.is_frame_:
+        if table is None or not table.is_frame_:
             for column, value in self.values.items():
                 X[:, self.columns.index(column)] = value
             return X
