@@ -292,8 +292,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     calibration_scores_ : ndarray of shape (n_calibration,)
         With ``calibration_size``: the sorted :meth:`score_samples` of the
-        calibration rows that :meth:`p_values` compares with (with a float
-        ``contamination``, without that fraction of the lowest).
+        calibration rows, which :meth:`p_values` compares with.
 
     residual_variance_ : ndarray of shape (n_features,) or None
         ``s_j²``, the mean squared training residual of each feature, when
@@ -676,7 +675,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             # As _score would give them, without a second pass.
             scores = self._score_of_terms(*terms)
         if calibration is not None:
-            self.calibration_scores_ = self._kept_calibration_scores(scores)
+            self.calibration_scores_ = np.sort(scores)
         finite = np.isfinite(scores)
         if not finite.all():
             # Rows scored -inf (beyond float32's reach) rank below every other;
@@ -714,19 +713,6 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         mask[rows] = True
         return mask
 
-    def _kept_calibration_scores(self, scores):
-        """The sorted calibration scores that the p-values compare with.
-
-        With a float ``contamination``, the lowest ``contamination`` fraction
-        (rounded down) is taken for anomalies and left out, so that the
-        p-values of normal rows stay calibrated when the training data hold
-        anomalies.
-        """
-        scores = np.sort(scores)
-        if self.contamination != "auto":
-            scores = scores[int(math.floor(self.contamination * len(scores))) :]
-        return scores
-
     def _has_calibration(self):
         if self.calibration_size is None:
             raise AttributeError(
@@ -749,11 +735,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         guarantee on average over the calibration draw; the rate on a given
         fit varies by about ``sqrt(alpha (1 - alpha) / n)``). Anomalies among
         the calibration rows make the p-values of normal rows larger (fewer
-        alarms than ``alpha``); with a float ``contamination``, that fraction
-        of the lowest calibration scores is left out, which restores the
-        rate when it matches the share of anomalies. Unlike ``predict``, a
-        p-value answers "how many alerts at a 1% false-alarm rate?" without
-        knowing the share of anomalies.
+        alarms than ``alpha``): the rate is exact when the rows the detector
+        is fitted on are known to be normal (a clean reference period), and
+        an upper bound when they are not. Unlike ``predict``, a p-value
+        answers "how many alerts at a 1% false-alarm rate?" without knowing
+        the share of anomalies.
 
         Parameters
         ----------
