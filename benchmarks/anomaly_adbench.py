@@ -12,7 +12,8 @@ without it): ``KNN``, ``LOF``, ``MCD`` (left out on data sets of more than
 training rows by its ``decision_scores_`` (a row is not its own neighbour).
 CBLOF raises an error on data whose clusters it cannot split into large and
 small ones: such a data set (and seed) is left out of its means, and the
-results say so.
+results say so. Infinite scores (PyOD's PCA on a direction of no variance)
+rank beyond every finite one.
 ``--methods`` also offers ``"skaevae VAE"``, ``"PCA reconstruction"`` (90 %
 of the variance) and ``"PyOD VAE"``.
 
@@ -138,6 +139,24 @@ def pyod_detector(name):
         return score
 
     return make
+
+
+def finite_scores(anomaly):
+    """Anomaly scores with infinities ranked beyond the finite ones.
+
+    PyOD's PCA divides by the variance of each principal direction and scores
+    rows with a component along a direction of no variance as infinite:
+    those rows rank first, ties among themselves.
+    """
+    anomaly = np.asarray(anomaly, dtype=np.float64)
+    finite = anomaly[np.isfinite(anomaly)]
+    if finite.size == anomaly.size:
+        return anomaly
+    if not finite.size:
+        return np.zeros_like(anomaly)
+    return np.nan_to_num(
+        anomaly, nan=finite.min() - 1, posinf=finite.max() + 1, neginf=finite.min() - 1
+    )
 
 
 def methods(include_pyod):
@@ -362,6 +381,11 @@ def main(argv=None):
     parser.add_argument(
         "--replot", action="store_true", help="only redraw the plot from the output's csv"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the methods already in the output's csv and run only the others",
+    )
     args = parser.parse_args(argv)
     output = Path(args.output)
     if args.replot:
@@ -388,7 +412,11 @@ def main(argv=None):
     )
 
     rows = []
+    if args.resume and output.with_suffix(".csv").exists():
+        rows = pd.read_csv(output.with_suffix(".csv")).to_dict("records")
     for method in order:
+        if any(row["method"] == method for row in rows):
+            continue
         make_method, stochastic = available[method]
         # One untimed run on the smallest data set first, so that one-off
         # costs (torch's first calls, imports) are charged to no method.
@@ -407,6 +435,7 @@ def main(argv=None):
                     cpu_seconds = time.process_time() - start
                 if anomaly is None:
                     continue
+                anomaly = finite_scores(anomaly)
                 rows.append(
                     {
                         "dataset": dataset,

@@ -112,7 +112,6 @@ def test_p_values_of_tables_with_holes_and_categories():
     assert detector.p_values(odd)[0] == pytest.approx(1 / (len(detector.calibration_scores_) + 1))
 
 
-
 def test_weighted_fit_with_calibration_rows():
     # The fit rows keep their own weights: weights that double every row
     # give the p-values of the unweighted fit with the weighted screen.
