@@ -14,6 +14,9 @@ Variants of the default (``default``):
   ODIM's observation that networks fit anomalies late);
 - ``sum of the two terms``: the normalised reconstruction and latent terms
   added rather than their maximum;
+- ``3 on half-samples``: the mean anomaly score of three default detectors,
+  each fitted on a random half of the rows (seeds 0, 1, 2): a small bagged
+  ensemble, at about three times the cost;
 - ``kNN in code space``: the distance of a row's whitened code (the fitted
   network's code times the square root of ``latent_precision_``) to its 5th
   nearest support row (at most 2,048 support rows drawn with seed 0; a
@@ -99,6 +102,15 @@ def sum_of_terms(detector, X):
     return terms[0] + terms[1]
 
 
+def half_sample_ensemble(X, n_members=3):
+    """The mean anomaly of detectors fitted on random halves of the rows (seeds 0, 1, 2)."""
+    total = np.zeros(len(X))
+    for seed in range(n_members):
+        rows = np.random.default_rng(seed).permutation(len(X))[: max(2, len(X) // 2)]
+        total -= OutlierDetector(random_state=seed).fit(X[rows]).score_samples(X)
+    return total / n_members
+
+
 def fit_default(X, support_fraction=0.8, n_steps=defaults.DEFAULT_N_STEPS):
     saved = defaults.DEFAULT_N_STEPS
     defaults.DEFAULT_N_STEPS = n_steps
@@ -114,6 +126,7 @@ VARIANTS = {
     "support 0.6": lambda X: -fit_default(X, support_fraction=0.6).score_samples(X),
     "100 steps": lambda X: -fit_default(X, n_steps=100).score_samples(X),
     "sum of the two terms": lambda X: sum_of_terms(fit_default(X), X),
+    "3 on half-samples": lambda X: half_sample_ensemble(X),
     "kNN in code space": lambda X: code_knn(fit_default(X), X),
     "kNN as third term": lambda X: (lambda d: np.maximum(-d.score_samples(X), code_knn(d, X)))(
         fit_default(X)
