@@ -334,27 +334,40 @@ def plot(table, order, path):
     cpu = table.groupby("method")["cpu_seconds"].sum()
     for i, method in enumerate(order):
         right.scatter(cpu[method], means[method], marker=markers[i % len(markers)], s=80)
-        # The first method's label above its point, the others below; a label
-        # goes to the left of its point when a slower method sits close to
-        # its right, so that neighbouring labels do not overlap.
-        crowded = any(
-            0 < np.log10(cpu[other] / cpu[method]) < 0.8
-            and abs(means[other] - means[method]) < 0.03
-            for other in order
-            if other != method
-        )
-        right.annotate(
-            f"{method}\nAP {precision[method]:.3f}",
-            (cpu[method], means[method]),
-            textcoords="offset points",
-            xytext=(-6 if crowded and i else 6, 6 if i == 0 else -6),
-            fontsize=9,
-            ha="right" if crowded and i else "left",
-            va="bottom" if i == 0 else "top",
-        )
     right.set_xscale("log")
     # Room for the labels inside the axes.
-    right.margins(x=0.2, y=0.12)
+    right.margins(x=0.25, y=0.12)
+    # Each label takes the first of a few places around its point where it
+    # overlaps no label placed before it (best methods first).
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    places = [(6, -4), (6, 8), (-6, -4), (-6, 8), (6, -16), (-6, -16), (6, 20), (-6, 20)]
+    for method in sorted(order, key=lambda m: -means[m]):
+        for dx, dy in places:
+            label = right.annotate(
+                f"{method} (AP {precision[method]:.3f})",
+                (cpu[method], means[method]),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                fontsize=8,
+                ha="left" if dx > 0 else "right",
+                va="center",
+            )
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:
+            label = right.annotate(
+                method,
+                (cpu[method], means[method]),
+                textcoords="offset points",
+                xytext=places[0],
+                fontsize=8,
+                va="center",
+            )
+            box = label.get_window_extent(renderer)
+        placed.append(box)
     right.set_xlabel("CPU seconds for all 16 data sets (fit + score, log scale)")
     right.set_ylabel("mean ROC-AUC")
     right.set_title("Accuracy against cost")
