@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from skaevae import AutoencoderTransformer, VAETransformer
+from skaevae import AutoencoderTransformer, OutlierDetector, VAETransformer
 from skaevae.outlier._defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_N_STEPS,
+    MAX_N_COMPONENTS,
     _WeightedPCA,
     default_fit_params,
     make_default_network,
@@ -45,6 +48,25 @@ def test_default_screen_is_pca_of_the_code_width(data):
     assert isinstance(make_default_screen(200, 6, weighted=True)[-1], _WeightedPCA)
     # Never more components than rows.
     assert make_default_screen(2, 40, weighted=False)[-1].n_components == 2
+
+
+def test_wide_table_gets_a_capped_code_and_the_leading_axes_screen():
+    # 300 features: a code of 32 units (not 75) and a hidden layer of 64; the
+    # screen computes the leading axes only, and its components are PCA's.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 8)) @ rng.normal(size=(8, 300)) + 0.1 * rng.normal(size=(400, 300))
+    network = make_default_network("autoencoder", 400, n_features=300, seed=0)[-1]
+    assert (network.n_components, network.hidden_layer_sizes) == (MAX_N_COMPONENTS, (64,))
+    screen = make_default_screen(400, 300, weighted=False)
+    assert isinstance(screen[-1], _WeightedPCA)
+    components = screen.fit(X)[-1].components_
+    reference = make_pipeline(StandardScaler(), PCA(MAX_N_COMPONENTS)).fit(X)[-1].components_
+    # The 8 directions of the signal, up to sign.
+    overlap = np.abs(np.sum(components[:8] * reference[:8], axis=1))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-6)
+    detector = OutlierDetector(random_state=0).fit(X)
+    assert detector.estimator_[-1].n_components == MAX_N_COMPONENTS
+    assert np.isfinite(detector.score_samples(X[:5])).all()
 
 
 def test_weighted_pca_is_pca_of_repeated_rows(data):

@@ -9,7 +9,7 @@ from skaevae import AutoencoderTransformer, VAETransformer
 from skaevae.models import _pca_start as _base
 from skaevae.train import _data
 from skaevae.train._data import split_rows
-from skaevae.utils._pca import principal_axes
+from skaevae.utils._pca import WIDE, leading_axes, principal_axes
 from skaevae.utils._validation import draw_seed
 
 
@@ -33,6 +33,23 @@ def test_principal_axes_match_pca(shape):
     np.testing.assert_allclose(mean, pca.mean_)
 
 
+def test_leading_axes_of_a_wide_matrix_match_the_full_decomposition():
+    # Past WIDE features only the leading eigenpairs are computed; they and
+    # the variance left around them are those of the full decomposition.
+    rng = np.random.RandomState(0)
+    d, k = WIDE + 44, 12
+    X = rng.normal(size=(600, d)) * np.linspace(3.0, 0.5, d)
+    weight = rng.uniform(0.5, 2.0, size=600)
+    mean, variances, components, residual = leading_axes(X, weight, k)
+    full_mean, full_variances, full_components = principal_axes(X, weight)
+    assert components.shape == (k, d)
+    np.testing.assert_allclose(mean, full_mean)
+    np.testing.assert_allclose(variances, full_variances[:k], rtol=1e-10)
+    np.testing.assert_allclose(components, full_components[:k], atol=1e-8)
+    full_residual = (full_components[k:] ** 2 * full_variances[k:, None]).sum(axis=0)
+    np.testing.assert_allclose(residual, full_residual, rtol=1e-8)
+
+
 def test_pca_init_with_more_components_than_rows():
     X = np.random.RandomState(0).normal(size=(5, 12))
     for cls in (AutoencoderTransformer, VAETransformer):
@@ -47,11 +64,11 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
     # so X is not copied), so the validation loss that early stopping
     # watches is of rows the model has not seen in any way.
     seen, split = [], []
-    real_principal_axes = _base.principal_axes
+    real_leading_axes = _base.leading_axes
 
-    def spy_pca(X, sample_weight=None, **kwargs):
+    def spy_pca(X, sample_weight=None, *args, **kwargs):
         seen.append((X, None if sample_weight is None else sample_weight.copy()))
-        return real_principal_axes(X, sample_weight, **kwargs)
+        return real_leading_axes(X, sample_weight, *args, **kwargs)
 
     random_split = _data.RandomSplit.__call__
 
@@ -60,7 +77,7 @@ def test_pca_init_with_early_stopping_weighs_only_the_training_rows(cls, weighte
         split.append((train, valid))
         return train, valid
 
-    monkeypatch.setattr(_base, "principal_axes", spy_pca)
+    monkeypatch.setattr(_base, "leading_axes", spy_pca)
     monkeypatch.setattr(_data.RandomSplit, "__call__", spy_split)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 5))  # distinct first columns identify the rows

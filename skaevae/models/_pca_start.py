@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..train._data import split_rows
-from ..utils._pca import principal_axes
+from ..utils._pca import leading_axes
 from ..utils._validation import has_nan
 
 
@@ -34,8 +34,8 @@ def pca_initializer(
     if has_nan(X):
         # PCA of the rows with their holes filled by the column means.
         X = np.where(np.isnan(X), fill_values, X)
-    mean, variances, components = principal_axes(X, sample_weight)
     k = n_components
+    mean, variances, components, residual = leading_axes(X, sample_weight, k)
     if len(components) < k:
         # Fewer rows than components: the missing directions have no
         # variance, and zero rows give their codes zero weight.
@@ -51,7 +51,7 @@ def pca_initializer(
     float32 = np.finfo(np.float32)
     floor = max(float(float32.eps) * float(magnitude), float(float32.tiny))
     # Residual variance of each feature around the rank-k reconstruction.
-    residual = np.maximum((components[k:] ** 2 * variances[k:, None]).sum(axis=0), floor)
+    residual = np.maximum(residual, floor)
     # A direction without variance is not whitened (scale 1, not 1 / 0).
     kept = np.where(variances[:k] > floor, variances[:k], 1.0)
 

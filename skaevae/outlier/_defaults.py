@@ -14,7 +14,7 @@ from sklearn.utils.metadata_routing import _routing_enabled
 from ..models._autoencoder import AutoencoderTransformer
 from ..models._vae import VAETransformer
 from ..utils._budget import epochs_for_steps
-from ..utils._pca import principal_axes
+from ..utils._pca import WIDE, leading_axes
 from ..utils._validation import column_means
 
 # A fixed budget of optimiser steps rather than of epochs keeps the cost flat
@@ -28,13 +28,20 @@ DEFAULT_LEARNING_RATE = 3e-3
 DEFAULT_ESTIMATORS = {"autoencoder": AutoencoderTransformer, "vae": VAETransformer}
 
 
+# Widest code of the default networks. The network's cost grows with the
+# product of the features and the hidden width (twice the code), and the
+# latent term's with the square of the code width: capped, a table of a
+# thousand features costs a few times one of a hundred, not a hundred times.
+MAX_N_COMPONENTS = 32
+
+
 def default_n_components(n_features):
-    """Code width of the default networks: a quarter of the features, at least one.
+    """Code width of the default networks: a quarter of the features, from 1 to 32.
 
     A narrow code leaves room for the reconstruction term to see rows off the
     learned manifold; the latent term covers rows extreme along it.
     """
-    return max(1, n_features // 4)
+    return max(1, min(n_features // 4, MAX_N_COMPONENTS))
 
 
 # Most features a categorical column counts as in the size of the default
@@ -130,7 +137,8 @@ def make_default_screen(n_samples, n_features, weighted, holes=False, table=Fals
     :func:`make_default_network`.
     """
     n_components = min(default_n_components(n_features), n_samples)
-    custom = weighted or holes
+    # On a wide table, _WeightedPCA computes the leading axes only.
+    custom = weighted or holes or n_features > WIDE
     pca = _WeightedPCA(n_components) if custom else PCA(n_components=n_components)
     return make_pipeline(_scaler(table), pca)
 
@@ -164,8 +172,8 @@ class _WeightedPCA(TransformerMixin, BaseEstimator):
         missing = np.isnan(X)
         if missing.any():
             X = np.where(missing, column_means(X, missing), X)
-        mean, _, components = principal_axes(X, sample_weight)
-        self.mean_, self.components_ = mean, components[: self.n_components]
+        mean, _, components, _ = leading_axes(X, sample_weight, self.n_components)
+        self.mean_, self.components_ = mean, components
         return self
 
     def transform(self, X):

@@ -6,8 +6,9 @@ training rows in ``_screen.py``, and the score statistics in
 ``_scores.py``.
 """
 
+import math
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -165,6 +167,11 @@ def _numeric_values(X, positions):
         return None
 
 
+def _rows(X, mask):
+    """The rows of X (an array or a DataFrame) where ``mask`` is True."""
+    return X.iloc[np.flatnonzero(mask)] if isinstance(X, pd.DataFrame) else X[mask]
+
+
 class OutlierDetector(OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with an autoencoder, a VAE or any model with a code.
 
@@ -201,8 +208,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         The model of normal data. ``"autoencoder"`` and ``"vae"`` are
         ``make_pipeline(StandardScaler(), AutoencoderTransformer(...))`` and
         its :class:`VAETransformer` counterpart with a small network (a code
-        of ``k = max(1, n_features // 4)`` units, one hidden ReLU layer of
-        ``2 k`` units, ``init="pca"``) trained for about 200 steps of 512 rows
+        of ``k = n_features // 4`` units, at least 1 and at most 32, one
+        hidden ReLU layer of ``2 k`` units, ``init="pca"``) trained for about 200 steps of 512 rows
         whatever the number of rows; ``None`` is ``"autoencoder"``, the better
         of the two on the ADBench benchmark. The network starts as PCA
         exactly, with no randomly initialised unit, so ``random_state`` only
@@ -248,10 +255,21 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         two terms. ``None`` fits once on all rows. Lower the fraction when
         more of the training data may be anomalous.
 
+    calibration_size : float, int or None, default=None
+        Rows held out of the fit to calibrate the scores, for
+        :meth:`p_values`: a float in (0, 1) is a fraction of the rows of X
+        (rounded up), an int a number of rows, drawn at random. The model, its
+        statistics and the screen see only the other rows; the held-out rows'
+        scores are the reference of the conformal p-values, and the threshold
+        of :meth:`predict` is set on them too. Use it to flag rows at a chosen
+        false-alarm rate (``p_values(X) <= 0.01``); a few hundred calibration
+        rows resolve a 1% rate. ``None`` fits on all rows, and
+        :meth:`p_values` is not available.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the networks of the default estimators (``None``,
-        ``"autoencoder"``, ``"vae"``). An estimator object keeps its own
-        ``random_state``.
+        ``"autoencoder"``, ``"vae"``), and draws the calibration rows. An
+        estimator object keeps its own ``random_state``.
 
     Attributes
     ----------
@@ -263,11 +281,18 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     offset_ : float
         Threshold on :meth:`score_samples`: ``decision_function =
-        score_samples - offset_`` is negative for outliers.
+        score_samples - offset_`` is negative for outliers. Set on the
+        training rows' scores, or on the calibration rows' with
+        ``calibration_size``.
 
     support_ : ndarray of shape (n_samples,) of bool
         Training rows used for the final fit and the score statistics,
-        chosen by the screening model (see ``support_fraction``).
+        chosen by the screening model (see ``support_fraction``); never a
+        calibration row.
+
+    calibration_scores_ : ndarray of shape (n_calibration,)
+        With ``calibration_size``: the sorted :meth:`score_samples` of the
+        calibration rows, which :meth:`p_values` compares with.
 
     residual_variance_ : ndarray of shape (n_features,) or None
         ``s_j²``, the mean squared training residual of each feature, when
@@ -332,6 +357,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         "method": [StrOptions({"auto", "combined", "reconstruction", "latent", "estimator"})],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "support_fraction": [Interval(Real, 0, 1, closed="right"), None],
+        "calibration_size": [
+            Interval(Real, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "random_state": ["random_state"],
     }
 
@@ -342,12 +372,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         method="auto",
         contamination="auto",
         support_fraction=0.8,
+        calibration_size=None,
         random_state=None,
     ):
         self.estimator = estimator
         self.method = method
         self.contamination = contamination
         self.support_fraction = support_fraction
+        self.calibration_size = calibration_size
         self.random_state = random_state
 
     # ---------------------------------------------------------- persistence
@@ -434,18 +466,30 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 warnings.simplefilter("ignore", ConvergenceWarning)
             return estimator.fit(X, **fit_params)
 
-    def _fit_model(self, estimator, X, sample_weight, routed_params):
+    def _fit_model(self, estimator, X, sample_weight, routed_params, rows=None):
         """Fit ``estimator`` as the model of normal data, and the score statistics on X.
 
         Sets ``method_``, ``estimator_`` and the statistics. Returns the
         normalised terms of X's rows, or None when the estimator has no
-        reconstruction.
+        reconstruction. With ``rows`` (a mask, for a float matrix X only),
+        the model and the statistics are fitted on those rows
+        (``sample_weight`` holds their weights), and the terms are of every
+        row of X: one pass of inference serves both.
         """
+        X_all = X
+        if rows is not None and not rows.all():
+            X = X[rows]
+        else:
+            rows = None
         self.method_ = self._resolve_method(estimator)
         self.estimator_ = self._fit_estimator(estimator, X, sample_weight, routed_params)
         statistics = terms = None
         if has_reconstruction(self.estimator_):
-            Z, E = self._codes_and_errors(X, fit_weight=sample_weight)
+            if rows is None:
+                Z, E = Z_all, E_all = self._codes_and_errors(X, fit_weight=sample_weight)
+            else:
+                Z_all, E_all = self._codes_and_errors(X_all)
+                Z, E = Z_all[rows], E_all[rows]
             # A mixed table's columns are standardised or categorical: their
             # floor is absolute.
             mixed = self._table is not None or is_mixed_model(self.estimator_)
@@ -463,7 +507,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             )
             if self._table is not None:
                 statistics = self._fit_latent_levels(X, Z, statistics, sample_weight)
-            terms = self._terms(X, Z, E, statistics)
+            terms = self._terms(X_all, Z_all, E_all, statistics)
         (
             self.residual_variance_,
             self.latent_mean_,
@@ -570,6 +614,15 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             else None
         )
         seed = draw_seed(self.random_state)
+        calibration = self._calibration_rows(n_samples, seed)
+        if calibration is not None:
+            X_calibration = _rows(X, calibration)
+            X = _rows(X, ~calibration)
+            if sample_weight is not None:
+                sample_weight = sample_weight[~calibration]
+                if not sample_weight.sum() > 0:
+                    raise ValueError("sample_weight is zero on all the rows left for the fit.")
+            n_samples = len(X)
 
         self.support_ = np.ones(n_samples, dtype=bool)
         screen_is_final = False
@@ -587,6 +640,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             # An estimator object screens for itself: when ties at the cut keep
             # every row, the screen already is the final model.
             screen_is_final = not self._is_default() and self.support_.all()
+        terms = None
         if not screen_is_final:
             support = self.support_
             weight = support_weight(sample_weight, support)
@@ -600,9 +654,28 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 full = np.ones(n_samples) if sample_weight is None else sample_weight
                 weight = np.where(support, full, 0.0)
             estimator = self._make_estimator(len(X_support), n_features, seed)
-            self._fit_model(estimator, X_support, weight, routed_params)
+            if self._table is None and not self._mixed and self._extreme_rows(X) is None:
+                # A float matrix: the inference that fits the statistics on the
+                # support rows scores every training row too (rows too far out
+                # for float32 are scored apart, by _score).
+                terms = self._fit_model(estimator, X, weight, routed_params, rows=support)
+            else:
+                self._fit_model(estimator, X_support, weight, routed_params)
 
-        scores = self._score(X)
+        if calibration is not None:
+            # The threshold, too, comes from rows the model has not seen.
+            X = X_calibration
+            support = np.zeros(len(calibration), dtype=bool)
+            support[np.flatnonzero(~calibration)[self.support_]] = True
+            self.support_ = support
+            terms = None
+        if terms is None or self.method_ == "estimator":
+            scores = self._score(X)
+        else:
+            # As _score would give them, without a second pass.
+            scores = self._score_of_terms(*terms)
+        if calibration is not None:
+            self.calibration_scores_ = np.sort(scores)
         finite = np.isfinite(scores)
         if not finite.all():
             # Rows scored -inf (beyond float32's reach) rank below every other;
@@ -616,6 +689,84 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
+
+    def _calibration_rows(self, n_samples, seed):
+        """Mask of the rows held out of the fit for the p-values, or None.
+
+        ``calibration_size`` rows (a fraction of ``n_samples``, rounded up,
+        or a count) drawn at random; at least two rows are left for the fit.
+        """
+        if self.calibration_size is None:
+            return None
+        if isinstance(self.calibration_size, Integral):
+            n_calibration = int(self.calibration_size)
+        else:
+            n_calibration = math.ceil(self.calibration_size * n_samples)
+        if n_calibration > n_samples - 2:
+            raise ValueError(
+                f"calibration_size={self.calibration_size!r} holds out {n_calibration} of "
+                f"the {n_samples} rows of X; at least 2 must be left for the fit. Use a "
+                "smaller calibration_size or more rows."
+            )
+        rows = np.random.default_rng(seed).permutation(n_samples)[:n_calibration]
+        mask = np.zeros(n_samples, dtype=bool)
+        mask[rows] = True
+        return mask
+
+    def _has_calibration(self):
+        if self.calibration_size is None:
+            raise AttributeError(
+                "p_values needs rows held out of the fit: set calibration_size (e.g. "
+                "OutlierDetector(calibration_size=0.2)) and fit again."
+            )
+        return True
+
+    @available_if(_has_calibration)
+    def p_values(self, X):
+        """Conformal p-value of each row: how often a normal row scores as abnormally.
+
+        The p-value of a row with score ``s`` is ``(1 + k) / (n + 1)``, where
+        ``n`` is the number of calibration rows (the ``calibration_size``
+        rows held out of the fit) and ``k`` the number of them that score
+        ``s`` or lower. When the calibration rows are normal data, a normal
+        row gets a p-value of at most ``alpha`` with probability at most
+        ``alpha``: flagging the rows with ``p_values(X) <= alpha`` raises
+        false alarms on at most a fraction ``alpha`` of normal rows (a
+        guarantee on average over the calibration draw; the rate on a given
+        fit varies by about ``sqrt(alpha (1 - alpha) / n)``). Anomalies among
+        the calibration rows make the p-values of normal rows larger (fewer
+        alarms than ``alpha``): the rate is exact when the rows the detector
+        is fitted on are known to be normal (a clean reference period), and
+        an upper bound when they are not. Unlike ``predict``, a p-value
+        answers "how many alerts at a 1% false-alarm rate?" without knowing
+        the share of anomalies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        p_values : ndarray of shape (n_samples,)
+            In ``[1 / (n + 1), 1]``; small for rows that score below most
+            calibration rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skaevae import OutlierDetector
+        >>> rng = np.random.RandomState(0)
+        >>> detector = OutlierDetector(calibration_size=0.25, random_state=0)
+        >>> detector = detector.fit(rng.normal(size=(400, 4)))
+        >>> p = detector.p_values(np.array([[0.0, 0.0, 0.0, 0.0], [8.0, 0.0, 0.0, 0.0]]))
+        >>> bool(p[0] > 0.05), float(p[1])
+        (True, 0.0099...)
+        """
+        check_is_fitted(self)
+        scores = self.score_samples(X)
+        at_most = np.searchsorted(self.calibration_scores_, scores, side="right")
+        return (1.0 + at_most) / (len(self.calibration_scores_) + 1.0)
 
     def get_metadata_routing(self):
         """Get metadata routing of this object.
@@ -672,7 +823,10 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         if self.method_ == "estimator":
             return estimator_scores(self.estimator_, X)
         Z, E = self._codes_and_errors(X)
-        reconstruction, latent = self._terms(X, Z, E, self._statistics())
+        return self._score_of_terms(*self._terms(X, Z, E, self._statistics()))
+
+    def _score_of_terms(self, reconstruction, latent):
+        """The score of ``method_`` (not ``"estimator"``) from the normalised terms."""
         if self.method_ == "reconstruction":
             return -reconstruction
         if self.method_ == "latent":
