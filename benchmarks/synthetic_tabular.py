@@ -52,6 +52,7 @@ every method on every table).
 import argparse
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -329,7 +330,7 @@ def main():
     if set(methods) == set(METHODS) and set(tables) == set(TABLES) and args.n_modes is None:
         report(results)
     if args.output:
-        command = "python benchmarks/synthetic_tabular.py " + " ".join(arg for arg in sys.argv[1:])
+        command = shlex.join(["python", "benchmarks/synthetic_tabular.py", *sys.argv[1:]])
         lines = [
             f"# Synthetic rows of mixed-type tables: {args.output}",
             "",

@@ -90,6 +90,17 @@ summary = pd.concat(
 print(summary.round(2))
 
 # %%
+# Rows of a chosen value
+# ----------------------
+# ``sample(n, conditions={column: value})`` draws rows given the values of
+# some columns, here a cultivar, without rejecting any: the codes are
+# resampled by how likely each makes the given value, so the other columns
+# follow it as far as the model learned how they depend on it.
+barbera = vae.sample(200, random_state=0, conditions={"cultivar": "barbera"})
+print(barbera["cultivar"].unique().tolist())
+print(barbera[["flavanoids", "proline"]].mean().round(2).to_dict())
+
+# %%
 # Scores in nats
 # --------------
 # :meth:`~skaevae.VAETransformer.score_samples` is the log-likelihood of each
