@@ -7,10 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import torch
+from sklearn.base import BaseEstimator
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
+from sklearn.preprocessing import StandardScaler
 
 from skaevae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
+from skaevae.models._prior import ColumnConditions
 from skaevae.utils import _table
 from tests._testing import SEEDED_32_UNITS, THREE_EPOCHS_16_UNITS, tabular_path
 
@@ -84,11 +88,32 @@ def test_an_estimator_as_prior_is_cloned_fitted_and_seeded(prior, small_X):
     np.testing.assert_array_equal(ae.sample(20, random_state=0), again.sample(20, random_state=0))
 
 
-def test_prior_refuses_what_cannot_sample(small_X):
-    with pytest.raises(ValueError, match="prior"):
-        VAETransformer(**THREE_EPOCHS_16_UNITS, prior="gaussian").fit(small_X)
-    with pytest.raises(ValueError, match="prior"):
-        VAETransformer(**THREE_EPOCHS_16_UNITS, prior=object()).fit(small_X)
+class _GlobalDraws(BaseEstimator):
+    """A prior that would draw from numpy's global generator."""
+
+    def fit(self, X):
+        self.mean_ = X.mean(axis=0)
+        return self
+
+    def sample(self, n_samples=1):
+        return self.mean_ + np.random.standard_normal((n_samples, len(self.mean_)))
+
+
+@pytest.mark.parametrize(
+    "prior, message",
+    [
+        ("gaussian", "prior"),
+        (object(), "prior"),
+        (GaussianMixture, "estimator instance"),
+        (_GlobalDraws(), "no random_state"),
+    ],
+)
+def test_prior_refuses_what_cannot_sample_before_training(prior, message, small_X, monkeypatch):
+    vae = VAETransformer(**THREE_EPOCHS_16_UNITS, prior=prior)
+    # Refused before any training: building the network would fail the test.
+    monkeypatch.setattr(vae, "_training_config", lambda *args: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=message):
+        vae.fit(small_X)
 
 
 def test_partial_fit_refits_the_prior_on_each_call(small_X):
@@ -96,8 +121,12 @@ def test_partial_fit_refits_the_prior_on_each_call(small_X):
     vae.partial_fit(small_X[:60])
     first = vae.prior_
     vae.partial_fit(small_X[60:])
-    assert vae.prior_ is not first
+    assert not np.allclose(vae.prior_.means_, first.means_)
     assert np.isfinite(vae.sample(10, random_state=0)).all()
+    # A chunk of one row is too few codes for a distribution: the prior stays.
+    fitted = vae.prior_
+    vae.partial_fit(small_X[:1])
+    assert vae.prior_ is fitted
 
 
 def test_conditional_vae_has_a_prior_per_class(digits_split):
@@ -116,6 +145,18 @@ def test_conditional_vae_has_a_prior_per_class(digits_split):
     assert not np.allclose(
         cvae.sample(10, y=3, random_state=0), shifted.sample(10, y=3, random_state=0)
     )
+
+
+def test_a_class_of_one_row_or_of_no_weight_samples_from_n01(digits_split):
+    X, y = digits_split[0][:300], digits_split[2][:300].copy()
+    y[0] = 10  # one row of a class of its own
+    weight = np.where(y == 3, 0.0, 1.0)
+    cvae = ConditionalVAETransformer(
+        2, max_iter=2, prior="mixture", random_state=0, device="cpu"
+    ).fit(X, y, sample_weight=weight)
+    assert cvae.prior_[list(cvae.classes_).index(10)] is None
+    assert cvae.prior_[3] is None
+    assert np.isfinite(cvae.sample(5, y=10, random_state=0)).all()
 
 
 def test_a_fitted_prior_survives_pickling_and_skops(small_X, tmp_path):
@@ -156,7 +197,12 @@ def test_other_columns_follow_the_given_values(penguin_vae, penguins):
 
 
 def test_given_values_are_reproducible_and_batch_free(penguin_vae):
+    np.random.seed(3)
+    torch.manual_seed(3)
+    numpy_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state()
     first = penguin_vae.sample(100, random_state=0, conditions={"island": "Dream"})
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
     pd.testing.assert_frame_equal(
         penguin_vae.sample(100, random_state=0, conditions={"island": "Dream"}), first
     )
@@ -166,12 +212,20 @@ def test_given_values_are_reproducible_and_batch_free(penguin_vae):
         )
 
 
-def test_given_values_of_a_float_matrix_by_position(digits_split):
-    X = digits_split[0]
-    vae = VAETransformer(4, max_iter=10, random_state=0, device="cpu").fit(X)
-    rows = vae.sample(30, random_state=0, conditions={10: 2.5})
-    np.testing.assert_array_equal(rows[:, 10], np.float32(2.5))
-    assert np.isfinite(rows).all()
+def test_given_values_of_a_float_matrix_by_position(penguins):
+    # Heavy penguins have long flippers: rows given a large body mass have
+    # longer flippers than rows drawn without it.
+    X = penguins[["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]]
+    X = StandardScaler().fit_transform(X)
+    vae = VAETransformer(2, **SEEDED_32_UNITS, max_iter=100, prior="mixture").fit(X)
+    rows = vae.sample(300, random_state=0, conditions={3: 1.5})
+    np.testing.assert_array_equal(rows[:, 3], np.float32(1.5))
+    assert rows[:, 2].mean() > vae.sample(300, random_state=0)[:, 2].mean() + 0.5
+
+
+def test_given_values_no_code_explains_are_refused(penguin_vae):
+    with pytest.raises(ValueError, match="no likelihood under the model"):
+        penguin_vae.sample(5, random_state=0, conditions={"body_mass_g": 1e30})
 
 
 def test_given_values_of_a_float_frame_by_name(penguins):
@@ -192,7 +246,40 @@ def test_conditional_vae_given_values_and_classes(penguins):
     labels = np.array(["Adelie", "Gentoo"] * 20)
     mixed = cvae.sample(40, y=labels, random_state=0, conditions={"sex": "male"})
     assert (mixed["sex"] == "male").all() and len(mixed) == 40
+    column = cvae.sample(40, y=labels[:, None], random_state=0, conditions={"sex": "male"})
+    pd.testing.assert_frame_equal(column, mixed)
     assert (cvae.sample(40, random_state=0, conditions={"sex": "female"})["sex"] == "female").all()
+
+
+def test_conditional_vae_without_y_resamples_classes_with_the_codes(penguins):
+    # Only Adelie penguins live on Torgersen: given the island, the classes
+    # drawn with the codes are Adelie far more often than the class prior says.
+    X = penguins.drop(columns="species")
+    y = penguins["species"].astype(str)
+    cvae = ConditionalVAETransformer(**SEEDED_32_UNITS).fit(X, y)
+    given = ColumnConditions({"island": "Torgersen"}, cvae)
+    _, side = cvae._conditioned_codes(300, None, given, np.random.RandomState(0))
+    drawn = cvae.classes_[side["condition"].argmax(axis=1)]
+    adelie = cvae.class_prior_[list(cvae.classes_).index("Adelie")]
+    assert (drawn == "Adelie").mean() > adelie + 0.3
+
+
+def test_given_values_take_the_fitted_category_and_dtype():
+    frame = pd.DataFrame(
+        {
+            "year": pd.Categorical([2007, 2008, 2009] * 40),
+            "size": np.arange(120, dtype=np.uint8) % 7,
+            "value": np.linspace(0.0, 1.0, 120),
+        }
+    )
+    vae = VAETransformer(**THREE_EPOCHS_16_UNITS).fit(frame)
+    rows = vae.sample(5, random_state=0, conditions={"year": 2008.0, "size": 3.0})
+    assert rows["year"].tolist() == [2008] * 5 and rows["year"].dtype == frame["year"].dtype
+    assert rows["size"].tolist() == [3] * 5 and rows["size"].dtype == np.uint8
+    with pytest.raises(ValueError, match="does not fit its dtype uint8"):
+        vae.sample(5, random_state=0, conditions={"size": 300})
+    with pytest.raises(ValueError, match="real number"):
+        vae.sample(5, random_state=0, conditions={"value": 1 + 2j})
 
 
 @pytest.mark.parametrize(
@@ -202,7 +289,7 @@ def test_conditional_vae_given_values_and_classes(penguins):
         ([("species", "Gentoo")], "non-empty dict"),
         ({"beak": 1.0}, "not among the columns"),
         ({"species": "Emperor"}, "not a category of column 'species'"),
-        ({"bill_length_mm": "long"}, "must be a number"),
+        ({"bill_length_mm": "long"}, "must be a real number"),
         ({"bill_length_mm": np.inf}, "must be finite"),
         ({"year": 2008.5}, "is integer"),
     ],
@@ -224,8 +311,8 @@ def test_autoencoder_sample_takes_no_conditions(small_X):
 def test_generated_values_keep_to_the_values_seen_in_fit(monkeypatch):
     # A score stored as a float takes a few values, one of them odd (an
     # average filled in for a missing answer): generated rows take the
-    # column's values, not values in between; reconstructions are left
-    # as the decoder gives them.
+    # column's values, not values in between; reconstructions are left as
+    # the decoder gives them, and so is a column of mostly unique values.
     rng = np.random.default_rng(0)
     n = 400
     score = rng.choice([1.0, 2.0, 3.0, 5.0, 2.1163865], size=n, p=[0.4, 0.3, 0.2, 0.09, 0.01])
@@ -236,15 +323,29 @@ def test_generated_values_keep_to_the_values_seen_in_fit(monkeypatch):
             "group": np.where(score > 2.5, "high", "low"),
         }
     )
+    assert frame["income"].nunique() > n / 2
     vae = VAETransformer(**THREE_EPOCHS_16_UNITS).fit(frame)
     rows = vae.sample(300, random_state=0)
     assert set(rows["score"]) <= set(score)
-    assert set(rows["income"]) <= set(frame["income"])
+    assert not set(rows["income"]) <= set(frame["income"])
     near = vae.sample_near(frame.iloc[:20], n_samples=50, random_state=0)
     assert set(near["score"]) <= set(score)
     decoded = vae.inverse_transform(vae.transform(frame))
     assert not set(decoded["score"]) <= set(score)
     # Above MAX_SUPPORT distinct values a column is continuous: not kept.
-    monkeypatch.setattr(_table, "MAX_SUPPORT", 10)
+    monkeypatch.setattr(_table, "MAX_SUPPORT", 3)
     wide = VAETransformer(**THREE_EPOCHS_16_UNITS).fit(frame)
-    assert not set(wide.sample(300, random_state=0)["income"]) <= set(frame["income"])
+    assert not set(wide.sample(300, random_state=0)["score"]) <= set(score)
+
+
+def test_partial_fit_adds_each_chunks_values(penguins):
+    # 40 rows of flipper lengths are mostly distinct: generated ones are
+    # left continuous; with the other rows, values repeat and are kept.
+    vae = VAETransformer(**THREE_EPOCHS_16_UNITS)
+    vae.partial_fit(penguins.iloc[:40])
+    first = vae.sample(500, random_state=0)["flipper_length_mm"]
+    assert not set(first) <= set(penguins["flipper_length_mm"])
+    vae.partial_fit(penguins.iloc[40:])
+    later = set(vae.sample(500, random_state=0)["flipper_length_mm"])
+    assert later <= set(penguins["flipper_length_mm"])
+    assert not later <= set(penguins["flipper_length_mm"].iloc[:40])

@@ -46,7 +46,7 @@ from ._pca_start import pca_initializer
 from ._persist import (
     PlainStateMixin,
 )
-from ._prior import PriorMixin
+from ._prior import PriorMixin, check_prior
 from ._rollback import unchanged_on_error
 
 
@@ -174,6 +174,9 @@ class BaseAutoencoder(
             self.column_types_ = dict(self._table.types_) if mixed else None
         if self._table is not None:
             validate_data(self, X, skip_check_array=True, reset=reset)
+            if not reset:
+                # Later chunks add their values to what generated rows may take.
+                self._table = self._table.with_support_of(X)
             # A numeric column constant in fit is a point mass: another value is
             # scored (as very unlikely), never refused.
             X = self._table.encode(
@@ -350,6 +353,7 @@ class BaseAutoencoder(
         mean 1 within each call.
         """
         resume = hasattr(self, "net_") and (incremental or self.warm_start)
+        check_prior(self.prior)
         if resume:
             # _fit_context validates only a first fit; parameters that apply
             # at each call are checked here too.

@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from ._params import fill_parameter_docs
-from ._prior import draw_codes, make_prior, prior_rows, seed_for_prior
+from ._prior import draw_codes, prior_rows, seed_for_prior
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
 
 
@@ -315,8 +315,8 @@ class ConditionalVAETransformer(VAETransformer):
                 continue
             weight = None if sample_weight is None else sample_weight[rows]
             rows = rows[prior_rows(len(rows), weight, rng)]
-            codes = self._prior_fit_codes(X[rows], {"condition": condition[rows]}, rng)
-            priors[k] = make_prior(self.prior, len(codes), seed_for_prior(seed + k)).fit(codes)
+            side = {"condition": condition[rows]}
+            priors[k] = self._fitted_prior(X[rows], side, rng, priors[k], seed + k)
         self.prior_ = priors
 
     def _sample_codes(self, n_samples, rng, side):

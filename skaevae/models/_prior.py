@@ -21,12 +21,14 @@ rejection loop. The given values are then written into the generated rows.
 import copy
 import inspect
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
+from sklearn.utils import column_or_1d
 
 # Codes the prior is fitted on, at most (a random subset of the training rows).
 PRIOR_ROWS = 20_000
@@ -49,6 +51,37 @@ def seed_for_prior(seed):
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
 
 
+def check_prior(prior):
+    """Refuse, before any training, a ``prior`` that cannot be cloned or seeded.
+
+    A prior estimator must draw from a generator it is given: a ``sample``
+    taking ``random_state`` (:class:`~sklearn.neighbors.KernelDensity`), or a
+    ``random_state`` parameter (:class:`~sklearn.mixture.GaussianMixture`);
+    one that draws from numpy's global generator would make ``sample``
+    irreproducible.
+    """
+    if isinstance(prior, str):
+        return
+    if isinstance(prior, type):
+        raise ValueError(
+            f"prior must be an estimator instance, got the class {prior.__name__}; "
+            f"pass {prior.__name__}() instead."
+        )
+    try:
+        params = clone(prior).get_params()
+    except TypeError as error:
+        raise ValueError(
+            f"prior must be a scikit-learn estimator (clone and get_params), got {prior!r}."
+        ) from error
+    if "random_state" not in params and (
+        "random_state" not in inspect.signature(prior.sample).parameters
+    ):
+        raise ValueError(
+            f"prior {prior!r} has no random_state (parameter or argument of sample): its "
+            "draws would come from numpy's global generator; use an estimator that takes one."
+        )
+
+
 def make_prior(prior, n_rows, seed):
     """An unfitted prior estimator for ``n_rows`` codes, seeded by ``seed`` unless it has one."""
     if isinstance(prior, str):
@@ -65,7 +98,11 @@ def prior_rows(n_rows, sample_weight, rng):
     if sample_weight is not None:
         # Rows drawn in proportion to their weight (with replacement): the
         # weighted distribution, for priors whose fit takes no weights.
-        p = sample_weight / sample_weight.sum()
+        # Rows of weight 0 alone give no row.
+        total = sample_weight.sum()
+        if not total > 0:
+            return np.arange(0)
+        p = sample_weight / total
         return np.sort(rng.choice(n_rows, size=min(n_rows, PRIOR_ROWS), p=p))
     if n_rows <= PRIOR_ROWS:
         return np.arange(n_rows)
@@ -107,59 +144,91 @@ class ColumnConditions:
             )
         table = estimator._table
         names = getattr(estimator, "feature_names_in_", None)
-        columns = list(names) if names is not None else list(range(estimator.n_features_in_))
+        if table is not None:
+            # The table's own column labels (names, or positions for an array).
+            columns = list(table.columns_)
+        elif names is not None:
+            columns = list(names)
+        else:
+            columns = list(range(estimator.n_features_in_))
         unknown = [c for c in conditions if c not in columns]
         if unknown:
-            kind = "names" if names is not None else "positions (0 to n_features_in_ - 1)"
             raise ValueError(
                 f"conditions names columns {unknown!r} that are not among the columns seen "
-                f"in fit; give columns by their {kind}."
+                f"in fit: {columns[:20]!r}{' ...' if len(columns) > 20 else ''}."
             )
         self.columns = columns
-        self.values = dict(conditions)
+        self.values = {}
         if table is None:
-            for column, value in self.values.items():
-                self._check_number(column, value)
+            for column, value in conditions.items():
+                self.values[column] = self._number(column, value, None)
             row = np.full((1, len(columns)), np.nan)
             for column, value in self.values.items():
                 row[0, columns.index(column)] = value
             if names is not None:
                 row = pd.DataFrame(row, columns=names)
-        else:
-            for column, value in self.values.items():
-                kind = table.types_.get(column)
-                if column in table.constant_:
-                    if value != table.constant_[column]:
-                        raise ValueError(
-                            f"Column {column!r} had the single value "
-                            f"{table.constant_[column]!r} in fit; it cannot be {value!r}."
-                        )
-                elif kind in ("binary", "categorical"):
-                    categories = table.params_[column]["categories"]
-                    if not any(_same(value, c) for c in categories):
-                        raise ValueError(
-                            f"{value!r} is not a category of column {column!r} seen in fit; "
-                            f"its categories are {list(categories)!r}."
-                        )
-                else:
-                    self._check_number(column, value)
-                    if kind == "integer" and value != np.round(value):
-                        raise ValueError(f"Column {column!r} is integer; got the value {value!r}.")
-            row = pd.DataFrame(
-                {c: pd.Series([self.values.get(c)], dtype=object) for c in columns}
-            ).infer_objects()
-            if not table.is_frame_:
-                row = row.to_numpy(dtype=object)
-        self.row = row
+            self.row = row
+            return
+        for column, value in conditions.items():
+            self.values[column] = self._table_value(table, column, value)
+        row = {}
+        for column in columns:
+            dtype = table.dtypes_[column]
+            if column in self.values and isinstance(dtype, pd.CategoricalDtype):
+                row[column] = pd.Series(pd.Categorical([self.values[column]], dtype=dtype))
+            else:
+                row[column] = pd.Series([self.values.get(column)], dtype=object)
+        row = pd.DataFrame(row).infer_objects()
+        self.row = row if table.is_frame_ else row.to_numpy(dtype=object)
+
+    @classmethod
+    def _table_value(cls, table, column, value):
+        """``value`` checked for ``column`` of a mixed table, as the column holds it."""
+        kind = table.types_.get(column)
+        if column in table.constant_:
+            if not _same(value, table.constant_[column]):
+                raise ValueError(
+                    f"Column {column!r} had the single value {table.constant_[column]!r} in "
+                    f"fit; it cannot be {value!r}."
+                )
+            return table.constant_[column]
+        if kind in ("binary", "categorical"):
+            categories = table.params_[column]["categories"]
+            matches = [c for c in categories if _same(value, c)]
+            if not matches:
+                raise ValueError(
+                    f"{value!r} is not a category of column {column!r} seen in fit; its "
+                    f"categories are {list(categories)!r}."
+                )
+            # The category as fit saw it (2008 for 2008.0, True for 1).
+            return matches[0]
+        return cls._number(column, value, table.dtypes_[column], integer=kind == "integer")
 
     @staticmethod
-    def _check_number(column, value):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+    def _number(column, value, dtype, integer=False):
+        """A checked number: real, finite, whole for an integer column, within its dtype."""
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
             raise ValueError(
-                f"The value of numeric column {column!r} must be a number, got {value!r}."
+                f"The value of numeric column {column!r} must be a real number, got {value!r}."
             )
         if not np.isfinite(value):
             raise ValueError(f"The value of column {column!r} must be finite, got {value!r}.")
+        if integer and value != np.round(value):
+            raise ValueError(f"Column {column!r} is integer; got the value {value!r}.")
+        # pandas' nullable integers (Int64 ...) name their numpy dtype.
+        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind if dtype is not None else "f"
+        if kind in "iu":
+            info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))
+            if not info.min <= value <= info.max:
+                raise ValueError(
+                    f"The value {value!r} of column {column!r} does not fit its dtype {dtype} "
+                    f"({info.min} to {info.max})."
+                )
+            return int(value)
+        if integer and kind == "O" and abs(value) < 2**63:
+            # An object array's integer column holds Python ints.
+            return int(value)
+        return float(value)
 
     def apply(self, X, table):
         """Write the given values into the generated rows ``X`` (in place for an array)."""
@@ -183,6 +252,11 @@ def _same(value, category):
 def resample_codes(log_weights, n_rows, rng):
     """Indices of ``n_rows`` pool entries drawn in proportion to ``exp(log_weights)``."""
     log_weights = np.asarray(log_weights, dtype=np.float64)
+    if not np.isfinite(log_weights.max()):
+        raise ValueError(
+            "The given values have no likelihood under the model for any code drawn from "
+            "the prior; are they far outside the range seen in fit?"
+        )
     weights = np.exp(log_weights - log_weights.max())
     return rng.choice(len(weights), size=n_rows, p=weights / weights.sum())
 
@@ -233,8 +307,18 @@ class PriorMixin:
         rng = np.random.RandomState(seed_for_prior(seed))
         rows = prior_rows(len(X), sample_weight, rng)
         side = {} if condition is None else {"condition": condition[rows]}
-        codes = self._prior_fit_codes(X[rows], side, rng)
-        self.prior_ = make_prior(self.prior, len(codes), seed_for_prior(seed)).fit(codes)
+        self.prior_ = self._fitted_prior(X[rows], side, rng, getattr(self, "prior_", None), seed)
+
+    def _fitted_prior(self, M, side, rng, previous, seed):
+        """A prior fitted to the codes of the rows ``M``; ``previous`` where they are too few.
+
+        A distribution needs two codes at least: a ``partial_fit`` chunk of
+        one row (or of one row of a class) keeps the prior fitted before.
+        """
+        if len(M) < 2:
+            return previous
+        codes = self._prior_fit_codes(M, side, rng)
+        return make_prior(self.prior, len(codes), seed_for_prior(seed)).fit(codes)
 
     def _conditioned_codes(self, n_samples, y, given, rng):
         """Codes (and side inputs) of ``n_samples`` rows given column values, by resampling.
@@ -246,8 +330,8 @@ class PriorMixin:
         """
         if y is not None and np.ndim(y) > 0:
             # Rows of each class are drawn given their class.
-            y = np.asarray(y)
             side = self._sample_side_inputs(n_samples, y, rng)  # checks y
+            y = column_or_1d(y)
             codes = np.empty((n_samples, self.n_components_))
             for label in pd.unique(y):
                 rows = np.flatnonzero(y == label)

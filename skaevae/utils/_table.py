@@ -8,6 +8,8 @@ a DataFrame with the fitted columns, dtypes and categories. Plain numpy and
 pandas; the estimators own one as ``_table``.
 """
 
+import copy
+
 import numpy as np
 import pandas as pd
 from pandas.api import types
@@ -31,11 +33,18 @@ def _is_categorical_dtype(dtype):
 # Most decimals a continuous column's values are rounded to on the way out.
 MAX_DECIMALS = 6
 
-# A numeric column with at most this many distinct values in fit keeps them
-# (its support, at most 80 kB a column); generated values of the column are
-# put on the nearest one, so that values a column takes often (round numbers,
-# codes stored as floats) stay exact in generated rows.
+# A numeric column keeps its distinct values (its support) while it has at
+# most MAX_SUPPORT of them (at most 80 kB a column). Where the values repeat
+# (at most half as many distinct values as observed entries), generated
+# values of the column are put on the nearest one, so that values a column
+# takes often (round numbers, codes stored as floats) stay exact in
+# generated rows; a column of mostly unique values stays continuous.
 MAX_SUPPORT = 10_000
+
+
+def repeats(support, n_observed):
+    """Whether ``support`` (or None) is a few values taken by a column's ``n_observed`` entries."""
+    return support is not None and 2 * len(support) <= n_observed
 
 
 def _is_whole(values):
@@ -293,6 +302,7 @@ class TableEncoder:
                 # Continuous values come back with the decimals seen in fit.
                 "decimals": decimals_of(data) if kind == "continuous" else 0,
                 "support": support,
+                "n_observed": len(data),
             }
         if kind == "binary":
             if len(values) != 2:
@@ -395,6 +405,30 @@ class TableEncoder:
             return frame.set_axis(self.columns_, axis=1).infer_objects()
         check_unique_columns(X)
         return X
+
+    def with_support_of(self, X):
+        """A copy of the encoder whose numeric supports also hold the values of X.
+
+        For ``partial_fit``: a support that grows beyond ``MAX_SUPPORT``
+        values is dropped, for good. The encoder itself is left as it was, so
+        a call that fails changes nothing.
+        """
+        encoder = copy.copy(self)
+        encoder.params_ = dict(self.params_)
+        frame = self._frame(X)
+        for name, params in self.params_.items():
+            if params.get("support") is None:
+                continue
+            values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = values[~np.isnan(values)]
+            support = np.union1d(params["support"], values)
+            n_observed = params["n_observed"] + len(values)
+            encoder.params_[name] = {
+                **params,
+                "support": support if len(support) <= MAX_SUPPORT else None,
+                "n_observed": n_observed,
+            }
+        return encoder
 
     def _is_numeric(self, name):
         return self.types_[name] in ("continuous", "integer")
@@ -552,9 +586,9 @@ class TableEncoder:
         numbers; a continuous column whose values need more than
         ``MAX_DECIMALS`` decimals is not rounded); binary columns take the value of
         probability ≥ ½; categorical columns the category of highest value.
-        With ``on_support`` (generated rows), a numeric column that had at
-        most ``MAX_SUPPORT`` distinct values in fit takes the nearest of them
-        instead (the lower one at a tie).
+        With ``on_support`` (generated rows), a numeric column whose values
+        repeat (see :func:`repeats`) takes the nearest of them instead (the
+        lower one at a tie).
         Returns a DataFrame if the encoder was fitted on one, else an array.
         """
         n = len(M)
@@ -568,7 +602,7 @@ class TableEncoder:
                 if params["decimals"] is not None:
                     values = np.round(values, params["decimals"])
                 support = params.get("support")
-                if on_support and support is not None:
+                if on_support and repeats(support, params.get("n_observed", 0)):
                     values = nearest_of(support, values)
                 data[name] = values
                 position += 1
