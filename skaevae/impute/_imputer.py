@@ -564,8 +564,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         needed = np.where(error == 0, 0.0, np.nan_to_num(needed, nan=np.inf, posinf=np.inf))
         scale = np.ones(S.shape[1])
         for j in range(S.shape[1]):
-            if hidden[:, j].sum() >= CALIBRATION_MIN_ENTRIES:
-                scale[j] = np.quantile(needed[hidden[:, j], j], 0.9)
+            n = hidden[:, j].sum()
+            if n >= CALIBRATION_MIN_ENTRIES:
+                # Split conformal's rank: covers a new entry with probability >= 0.9.
+                rank = min(int(np.ceil(0.9 * (n + 1))), n)
+                scale[j] = np.sort(needed[hidden[:, j], j])[rank - 1]
         return np.clip(scale, *CALIBRATION_RANGE)
 
     def _self_masking_shift(self, S):
