@@ -485,6 +485,9 @@ def report(path, command):
     for part in PARTS[1:]:
         if csv_path(part).exists():
             lines += PART_REPORTS[part](csv_path(part))
+    notes = RESULTS / "imputation_notes.md"  # what a partial run left out, by hand
+    if notes.exists():
+        lines += ["", notes.read_text()]
     (RESULTS / "imputation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -494,7 +497,8 @@ def commands_of(part):
     path = csv_path(part).with_suffix(".commands")
     if not path.exists():
         return []
-    return ["Rows measured by: " + "; ".join(f"`{c}`" for c in path.read_text().split("\n") if c)]
+    commands = dict.fromkeys(c for c in path.read_text().split("\n") if c)  # once each
+    return ["Rows measured by: " + "; ".join(f"`{c}`" for c in commands)]
 
 
 def seeds_line(results):
@@ -511,11 +515,12 @@ def cell_means(results, value, order, methods, p=None):
 
 
 def with_mean(table, digits=3):
+    """The table as text, with the mean over the data sets that have every column."""
     out = table.map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
     complete = table.dropna()
-    out.loc[f"**mean** ({len(complete)} data sets with every method)"] = complete.mean().map(
-        lambda v: f"{v:.{digits}f}"
-    )
+    means = complete.mean().map(lambda v: f"{v:.{digits}f}")
+    out.loc["**mean** (data sets with every column of its group)"] = means
+    out.loc["data sets in the mean"] = f"{len(complete)}"
     return out
 
 
