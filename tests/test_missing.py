@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_diabetes, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
@@ -164,6 +164,67 @@ def test_multiple_imputation_draws_spread_around_the_truth():
     error_of_draw = (((draws[0] - X) / scale)[mask] ** 2).mean()
     error_of_mean = (((mean_imputation - X) / scale)[mask] ** 2).mean()
     assert error_of_draw > error_of_mean
+
+
+def test_imputer_reports_its_training():
+    X = load_diabetes().data
+    X_missing, _ = _holes(X, 0.2)
+    imputer = VAEImputer(max_iter=30, n_iter_no_change=30, device="cpu", random_state=0)
+    imputer.fit(X_missing)
+    assert imputer.n_iter_ == len(imputer.loss_curve_) == 30
+    assert np.isfinite(imputer.loss_curve_).all()
+    # The training loss falls: the last epochs sit below the first.
+    assert np.mean(imputer.loss_curve_[-5:]) < np.mean(imputer.loss_curve_[:5])
+
+
+def test_draws_are_calibrated_on_real_data():
+    # The range of 19 calibrated draws holds a 20th draw with probability
+    # 18/20; on held-out true values it should come near that.
+    X = load_breast_cancer().data
+    X_missing, mask = _holes(X, 0.2, seed=1)
+    imputer = VAEImputer(max_iter=60, sample_posterior=True, device="cpu", random_state=0)
+    imputer.fit(X_missing)
+    assert imputer.draw_scale_.shape == (X.shape[1],)
+    assert ((imputer.draw_scale_ >= 0.5) & (imputer.draw_scale_ <= 2.0)).all()
+    draws = np.stack([imputer.set_params(random_state=s).transform(X_missing) for s in range(19)])
+    np.testing.assert_array_equal(draws[:, ~mask], np.broadcast_to(X[~mask], draws[:, ~mask].shape))
+    inside = ((draws.min(axis=0) <= X) & (X <= draws.max(axis=0)))[mask].mean()
+    assert 0.85 < inside < 0.95
+    # The conditional mean is not calibrated: a point has no spread.
+    assert VAEImputer(max_iter=2, device="cpu").fit(X_missing).draw_scale_ is None
+
+
+def _self_masked(X, seed=0):
+    """Entries above their column's 70th percentile missing with probability 0.5, others 0.1."""
+    rng = np.random.default_rng(seed)
+    high = X > np.quantile(X, 0.7, axis=0)
+    mask = rng.random(X.shape) < np.where(high, 0.5, 0.1)
+    mask[mask.all(axis=1), 0] = False
+    return np.where(mask, np.nan, X), mask
+
+
+def test_self_masking_beats_imputing_at_random_when_high_values_hide():
+    X = StandardScaler().fit_transform(load_wine().data)
+    X_missing, mask = _self_masked(X)
+    fit = {"max_iter": 50, "device": "cpu", "random_state": 0}
+    at_random = VAEImputer(**fit).fit_transform(X_missing)
+    imputer = VAEImputer(missing_mechanism="self-masking", **fit).fit(X_missing)
+    filled = imputer.transform(X_missing)
+    np.testing.assert_array_equal(filled[~mask], X_missing[~mask])
+    # High values hide: the holes move up, and the error falls.
+    assert (imputer.self_masking_shift_ > 0).mean() > 0.8
+    assert np.mean(filled[mask] - X[mask]) > np.mean(at_random[mask] - X[mask]) + 0.1
+    assert _rmse(filled, X, mask) < 0.95 * _rmse(at_random, X, mask)
+    # Holes that do not depend on their values: next to no shift.
+    X_mcar, _ = _holes(X, 0.2)
+    mcar = VAEImputer(missing_mechanism="self-masking", **fit).fit(X_mcar)
+    assert (
+        np.abs(mcar.self_masking_shift_).mean() < 0.5 * np.abs(imputer.self_masking_shift_).mean()
+    )
+    with pytest.raises(ValueError, match="float matrix only"):
+        VAEImputer(missing_mechanism="self-masking").fit(
+            pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": pd.Categorical(["x", "y", None])})
+        )
 
 
 def test_imputer_parameters():
