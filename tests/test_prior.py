@@ -9,6 +9,7 @@ import pytest
 import sklearn
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import DataConversionWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
@@ -246,7 +247,8 @@ def test_conditional_vae_given_values_and_classes(penguins):
     labels = np.array(["Adelie", "Gentoo"] * 20)
     mixed = cvae.sample(40, y=labels, random_state=0, conditions={"sex": "male"})
     assert (mixed["sex"] == "male").all() and len(mixed) == 40
-    column = cvae.sample(40, y=labels[:, None], random_state=0, conditions={"sex": "male"})
+    with pytest.warns(DataConversionWarning):
+        column = cvae.sample(40, y=labels[:, None], random_state=0, conditions={"sex": "male"})
     pd.testing.assert_frame_equal(column, mixed)
     assert (cvae.sample(40, random_state=0, conditions={"sex": "female"})["sex"] == "female").all()
 
