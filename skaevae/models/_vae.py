@@ -581,8 +581,9 @@ class VAETransformer(BaseAutoencoder):
             the noise-free decoder means. For a mixed table, a draw from
             each column's likelihood, in the table's schema (a DataFrame
             with the fitted columns and dtypes if it was fitted on one); a
-            numeric column with at most 10,000 distinct values in fit takes
-            the nearest of them, so values the column takes often (round
-            numbers, codes stored as numbers) come out exactly.
+            numeric column whose values repeat in fit (at most half as many
+            distinct values as entries) takes the nearest of them, so values
+            the column takes often (round numbers, codes stored as numbers)
+            come out exactly.
         """
         return self._sample(n_samples, random_state=random_state, conditions=conditions)
