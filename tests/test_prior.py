@@ -284,6 +284,20 @@ def test_given_values_take_the_fitted_category_and_dtype():
         vae.sample(5, random_state=0, conditions={"value": 1 + 2j})
 
 
+def test_given_values_of_a_frame_with_integer_labels():
+    # Without string names scikit-learn keeps no feature_names_in_; the
+    # table's own labels name its columns.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {10: rng.normal(size=120), 20: rng.choice(["a", "b"], size=120), 30: np.arange(120) % 4}
+    )
+    vae = VAETransformer(**THREE_EPOCHS_16_UNITS).fit(frame)
+    rows = vae.sample(5, random_state=0, conditions={20: "b", 30: 2})
+    assert rows[20].tolist() == ["b"] * 5 and rows[30].tolist() == [2] * 5
+    with pytest.raises(ValueError, match="not among the columns"):
+        vae.sample(5, random_state=0, conditions={1: "b"})
+
+
 @pytest.mark.parametrize(
     "conditions, message",
     [
