@@ -17,7 +17,12 @@ from sklearn.preprocessing import StandardScaler
 from skaevae import AutoencoderTransformer, ConditionalVAETransformer, VAETransformer
 from skaevae.models._prior import ColumnConditions
 from skaevae.utils import _table
-from tests._testing import SEEDED_32_UNITS, THREE_EPOCHS_16_UNITS, tabular_path
+from tests._testing import (
+    SEEDED_32_UNITS,
+    THREE_EPOCHS_16_UNITS,
+    assert_same_rows,
+    tabular_path,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +70,9 @@ def test_mixture_prior_sample_is_reproducible_and_leaves_global_state(small_X):
     np.testing.assert_array_equal(np.random.get_state()[1], before)
     np.testing.assert_array_equal(vae.sample(50, random_state=0), first)
     assert not np.array_equal(vae.sample(50, random_state=1), first)
+    # Batched differently, the same draws: equal to float32 rounding.
     with sklearn.config_context(working_memory=0.001):
-        np.testing.assert_array_equal(vae.sample(50, random_state=0), first)
+        assert_same_rows(vae.sample(50, random_state=0), first)
 
 
 def test_prior_changes_sample_only(small_X):
