@@ -579,11 +579,17 @@ def report_mnar(path):
         "",
         table.fillna("").to_markdown(),
         "",
-        "Observed entries returned unchanged in every run: "
-        + ("yes" if results.observed_unchanged.all() else "NO")
-        + ".",
+        unchanged_line(results),
         "",
     ]
+
+
+def unchanged_line(results):
+    """Whether every run gave the observed entries back unchanged, as a sentence."""
+    return (
+        "Observed entries returned unchanged in every run: "
+        f"{'yes' if results.observed_unchanged.all() else 'NO'}."
+    )
 
 
 def report_categorical(path):
@@ -608,9 +614,7 @@ def report_categorical(path):
         "",
         table.fillna("").to_markdown(),
         "",
-        "Observed entries returned unchanged in every run: "
-        + ("yes" if results.observed_unchanged.all() else "NO")
-        + ".",
+        unchanged_line(results),
         "",
     ]
 

@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from ._params import fill_parameter_docs
-from ._prior import draw_codes, prior_rows, seed_for_prior
+from ._prior import prior_rows
 from ._vae import N_IMPORTANCE_SAMPLES, VAETransformer
 
 
@@ -297,13 +297,9 @@ class ConditionalVAETransformer(VAETransformer):
         weight = np.ones(len(y)) if sample_weight is None else sample_weight
         return condition, np.bincount(index, weights=weight, minlength=len(self.classes_))
 
-    def _fit_prior(self, X, sample_weight, condition, seed):
+    def _learned_prior(self, X, sample_weight, condition, rng, seed):
         # One prior per class, fitted to the codes of its rows under its
         # condition; partial_fit keeps the prior of a class absent from a call.
-        if isinstance(self.prior, str) and self.prior == "normal":
-            self.prior_ = None
-            return
-        rng = np.random.RandomState(seed_for_prior(seed))
         previous = getattr(self, "prior_", None)
         n_classes = len(self.classes_)
         keep = isinstance(previous, list) and len(previous) == n_classes
@@ -317,7 +313,7 @@ class ConditionalVAETransformer(VAETransformer):
             rows = rows[prior_rows(len(rows), weight, rng)]
             side = {"condition": condition[rows]}
             priors[k] = self._fitted_prior(X[rows], side, rng, priors[k], seed + k)
-        self.prior_ = priors
+        return priors
 
     def _sample_codes(self, n_samples, rng, side):
         priors = getattr(self, "prior_", None)
@@ -327,10 +323,7 @@ class ConditionalVAETransformer(VAETransformer):
         codes = np.empty((n_samples, self.n_components_))
         for k in np.unique(labels):
             rows = np.flatnonzero(labels == k)
-            if priors[k] is None:
-                codes[rows] = rng.standard_normal((len(rows), self.n_components_))
-            else:
-                codes[rows] = draw_codes(priors[k], len(rows), rng)
+            codes[rows] = self._codes_from(priors[k], len(rows), rng)
         return codes
 
     def _record_condition(self, summary, accumulate):

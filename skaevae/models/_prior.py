@@ -294,7 +294,10 @@ class PriorMixin:
         raise NotImplementedError
 
     def _sample_codes(self, n_samples, rng, side):
-        prior = getattr(self, "prior_", None)
+        return self._codes_from(getattr(self, "prior_", None), n_samples, rng)
+
+    def _codes_from(self, prior, n_samples, rng):
+        """``n_samples`` codes from the fitted ``prior``, or the default codes where it is None."""
         if prior is None:
             return self._default_codes(n_samples, rng)
         return draw_codes(prior, n_samples, rng)
@@ -305,9 +308,13 @@ class PriorMixin:
             self.prior_ = None
             return
         rng = np.random.RandomState(seed_for_prior(seed))
+        self.prior_ = self._learned_prior(X, sample_weight, condition, rng, seed)
+
+    def _learned_prior(self, X, sample_weight, condition, rng, seed):
+        """The fitted ``prior_`` of the model-space rows X (a conditional model: per class)."""
         rows = prior_rows(len(X), sample_weight, rng)
         side = {} if condition is None else {"condition": condition[rows]}
-        self.prior_ = self._fitted_prior(X[rows], side, rng, getattr(self, "prior_", None), seed)
+        return self._fitted_prior(X[rows], side, rng, getattr(self, "prior_", None), seed)
 
     def _fitted_prior(self, M, side, rng, previous, seed):
         """A prior fitted to the codes of the rows ``M``; ``previous`` where they are too few.
@@ -328,17 +335,20 @@ class PriorMixin:
         where ``y`` is None), weights each by ``p(x_S | z)``, the likelihood
         of the given values, and resamples the chunk's codes by weight.
         """
-        if y is not None and np.ndim(y) > 0:
-            # Rows of each class are drawn given their class.
-            side = self._sample_side_inputs(n_samples, y, rng)  # checks y
-            y = column_or_1d(y)
-            codes = np.empty((n_samples, self.n_components_))
-            for label in pd.unique(y):
-                rows = np.flatnonzero(y == label)
-                codes[rows] = self._conditioned_codes(len(rows), label, given, rng)[0]
-            return codes, side
-        target = self._check_input(given.row)
-        log_likelihood = condition_log_likelihood(self._module, target)
+        log_likelihood = condition_log_likelihood(self._module, self._check_input(given.row))
+        if y is None or np.ndim(y) == 0:
+            return self._resampled_codes(n_samples, y, log_likelihood, rng)
+        # Rows of each class are drawn given their class.
+        side = self._sample_side_inputs(n_samples, y, rng)  # checks y
+        y = column_or_1d(y)
+        codes = np.empty((n_samples, self.n_components_))
+        for label in pd.unique(y):
+            rows = np.flatnonzero(y == label)
+            codes[rows] = self._resampled_codes(len(rows), label, log_likelihood, rng)[0]
+        return codes, side
+
+    def _resampled_codes(self, n_samples, y, log_likelihood, rng):
+        """Codes and side inputs of rows of one class ``y`` (or any), resampled by likelihood."""
         codes, sides = [], []
         for start in range(0, n_samples, CHUNK_ROWS):
             n_rows = min(CHUNK_ROWS, n_samples - start)

@@ -440,8 +440,7 @@ class VAETransformer(BaseAutoencoder):
         module = self._module
 
         def draw(x, eps, noise, **side):
-            z_loc, z_log_scale = module.encode(*module.observed(x), **side)
-            z = z_loc + torch.exp(z_log_scale) * eps
+            z = module.posterior_draw(*module.observed(x), eps, **side)
             return module.generative(z, **side).sample(noise=noise)
 
         M = self._map_batches(draw, inputs, self._n_model_features, np.float32)
@@ -484,8 +483,7 @@ class VAETransformer(BaseAutoencoder):
         eps = rng.standard_normal((len(M), self.n_components_))
 
         def draw(x, eps, **side):
-            z_loc, z_log_scale = module.encode(*module.observed(x), **side)
-            return z_loc + torch.exp(z_log_scale) * eps
+            return module.posterior_draw(*module.observed(x), eps, **side)
 
         return self._map_batches(draw, {"x": M, "eps": eps, **side}, self.n_components_, np.float64)
 

@@ -296,6 +296,11 @@ class VAEModule(RowInputModule):
             self.z_log_scale.bias.copy_(0.5 * torch.log(noise.mean() / scale.square()))
         self.likelihood.init_pca(noise)
 
+    def posterior_draw(self, x, mask, eps, condition=None):
+        """Codes ``z = μ(x) + σ(x)·ε`` drawn from ``q(z | x)`` with the standard noise ``eps``."""
+        z_loc, z_log_scale = self.encode(x, mask, condition)
+        return z_loc + torch.exp(z_log_scale) * eps
+
     def generative(self, z, condition=None):
         """The likelihood object ``px = p(x | z)`` of each code (codes may have leading axes)."""
         h = _with_condition(z, condition)
