@@ -121,6 +121,12 @@ def vae_imputer(seed):
     return VAEImputer(random_state=seed)
 
 
+def vae_alone(seed):
+    from skaevae import VAEImputer
+
+    return VAEImputer(column_estimator=None, random_state=seed)
+
+
 METHODS = {
     "mean": lambda seed: SimpleImputer(),
     "KNN": lambda seed: KNNImputer(n_neighbors=5),
@@ -129,6 +135,7 @@ METHODS = {
         ExtraTreesRegressor(n_estimators=50, random_state=seed), max_iter=5, random_state=seed
     ),
     "VAEImputer": vae_imputer,
+    "VAE alone": vae_alone,
 }
 
 
@@ -138,10 +145,22 @@ def vae_draws(seed):
     return VAEImputer(sample_posterior=True, random_state=seed)
 
 
+def vae_alone_draws(seed):
+    from skaevae import VAEImputer
+
+    return VAEImputer(column_estimator=None, sample_posterior=True, random_state=seed)
+
+
 def vae_self_masking(seed):
     from skaevae import VAEImputer
 
     return VAEImputer(missing_mechanism="self-masking", random_state=seed)
+
+
+def vae_alone_self_masking(seed):
+    from skaevae import VAEImputer
+
+    return VAEImputer(column_estimator=None, missing_mechanism="self-masking", random_state=seed)
 
 
 # Sampling imputers: how one fit (VAEImputer) or one seed (MICE) gives a draw.
@@ -150,13 +169,16 @@ DRAW_METHODS = {
         max_iter=10, sample_posterior=True, random_state=seed
     ),
     "VAEImputer, 19 draws": vae_draws,
+    "VAE alone, 19 draws": vae_alone_draws,
 }
-DISTRIBUTION_METHODS = ["MICE", "missForest", "VAEImputer", *DRAW_METHODS]
+DISTRIBUTION_METHODS = ["MICE", "missForest", "VAEImputer", "VAE alone", *DRAW_METHODS]
 MNAR_METHODS = {
     "mean": METHODS["mean"],
     "MICE": METHODS["MICE"],
     "VAEImputer": vae_imputer,
     "VAEImputer, self-masking": vae_self_masking,
+    "VAE alone": vae_alone,
+    "VAE alone, self-masking": vae_alone_self_masking,
 }
 CATEGORICAL_METHODS = ["mode / mean", "missForest", "VAEImputer"]
 

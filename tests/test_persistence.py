@@ -26,6 +26,9 @@ PUBLIC = {
     "skaevae.models._conditional.ConditionalVAETransformer",
     "skaevae.outlier._detector.OutlierDetector",
     "skaevae.impute._imputer.VAEImputer",
+    # The trees of the imputer's default column_estimator, a
+    # HistGradientBoostingRegressor, which skops does not trust by default.
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 }
 
 
