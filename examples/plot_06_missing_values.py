@@ -6,8 +6,9 @@ Filling holes in a table, and their spread
 :class:`~skaevae.VAEImputer` trains a variational autoencoder on the observed
 entries of a table with holes, then predicts each missing entry from the
 observed entries of its row, blending the VAE's prediction with that of
-gradient-boosted trees on the other columns, per column. Here a fifth of the entries of a real table are
-hidden at random, the imputer fills them, and the filled values are compared
+gradient-boosted trees on the other columns, per column. Here a fifth of
+the entries of a real table are hidden at random, the imputer fills them,
+and the filled values are compared
 with the truth, next to scikit-learn's imputers. With
 ``sample_posterior=True`` the imputer draws the holes instead, and the spread
 of several draws says how sure each filled value is.

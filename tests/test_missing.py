@@ -225,29 +225,74 @@ def test_column_estimator_options():
     X_missing[:, 0] = X[:, 0]  # complete in fit: the VAE alone imputes it
     fast = {"max_iter": 5, "n_draws": 4, "device": "cpu", "random_state": 0}
     # A regressor without NaN support reads the other columns filled by the VAE.
-    imputer = VAEImputer(column_estimator=Ridge(), **fast).fit(X_missing)
+    ridge = Ridge()
+    imputer = VAEImputer(column_estimator=ridge, **fast).fit(X_missing)
+    assert not hasattr(ridge, "coef_")  # cloned, not fitted in place
     assert imputer.column_estimators_[0] is None and imputer.column_weights_[0] == 1
     assert all(isinstance(e, Ridge) for e in imputer.column_estimators_[1:])
+    assert imputer.column_weights_[1:].min() < 1  # the regressors carry weight
     later = X.copy()
     later[:10, 0] = np.nan
+    later[:10, 5] = np.nan
     filled = imputer.transform(later)
-    assert np.isfinite(filled).all()
-    np.testing.assert_array_equal(filled[10:], X[10:])
+    alone = VAEImputer(column_estimator=None, **fast).fit(X_missing).transform(later)
+    # Column 0 had no regressor: the VAE's prediction; column 5 is blended.
+    np.testing.assert_array_equal(filled[:10, 0], alone[:10, 0])
+    assert not np.allclose(filled[:10, 5], alone[:10, 5])
     # Not a regressor: refused before the VAE trains.
     refused = VAEImputer(column_estimator=LogisticRegression(), **fast)
-    with pytest.raises(ValueError, match="column_estimator must be 'auto', None or a regressor"):
+    with pytest.raises(ValueError, match="column_estimator must be 'auto', None or a scikit-learn"):
         refused.fit(X_missing)
     assert not hasattr(refused, "estimator_")
     from sklearn.utils._param_validation import InvalidParameterError
 
     with pytest.raises(InvalidParameterError, match="column_estimator"):
         VAEImputer(column_estimator="trees", **fast).fit(X_missing)
+    # A regressor whose predictions are not finite is not blended.
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class NaNRegressor(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), np.nan)
+
+    imputer = VAEImputer(column_estimator=NaNRegressor(), **fast).fit(X_missing)
+    assert all(e is None for e in imputer.column_estimators_)
+    assert np.isfinite(imputer.transform(X_missing)).all()
     # A mixed table is imputed by the VAE alone.
     frame = pd.DataFrame(
         {"a": X_missing[:, 1], "c": pd.Categorical(np.where(X[:, 2] > 0, "u", "v"))}
     )
     table = VAEImputer(**fast).fit(frame)
     assert table.column_estimators_ is None and table.column_weights_ is None
+
+
+def test_blended_draws_placeholder_and_empty_column():
+    # A column empty in fit shifts the kept columns; another placeholder than
+    # NaN; draws spread around the blended mean, and observed entries stay.
+    X = StandardScaler().fit_transform(load_diabetes().data)
+    X_missing, mask = _holes(X, 0.2)
+    placeholder = np.where(mask, -99.0, X)
+    placeholder[:, 0] = -99.0
+    fast = {"max_iter": 5, "n_draws": 4, "device": "cpu", "random_state": 0}
+    with pytest.warns(UserWarning, match="Skipping features"):
+        imputer = VAEImputer(missing_values=-99.0, sample_posterior=True, **fast).fit(placeholder)
+    assert imputer.column_estimators_[0] is None and imputer.column_weights_[0] == 1
+    assert all(e is not None for e in imputer.column_estimators_[1:])
+    draws = np.stack([imputer.set_params(random_state=s).transform(placeholder) for s in range(4)])
+    assert draws.shape == (4, len(X), 9) and np.isfinite(draws).all()
+    holes = mask[:, 1:]
+    np.testing.assert_array_equal(
+        draws[:, ~holes], np.broadcast_to(X[:, 1:][~holes], (4, (~holes).sum()))
+    )
+    assert (np.ptp(draws, axis=0)[holes] > 0).mean() > 0.9
+    # Refitted without the regressors, the attributes follow.
+    imputer.set_params(column_estimator=None, random_state=0)
+    with pytest.warns(UserWarning, match="Skipping features"):
+        imputer.fit(placeholder)
+    assert imputer.column_estimators_ is None and imputer.column_weights_ is None
 
 
 def _self_masked(X, seed=0):

@@ -243,7 +243,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         weighs its predictions of the hidden entries
         against the VAE's: the weight ``w`` minimising the squared error of
         ``w * vae + (1 - w) * regressor`` (between 0 and 1) is kept per
-        column, in ``column_weights_``. A column complete in fit, or with
+        column, in ``column_weights_``. The VAE has trained on the hidden
+        entries and the regressor has not, which leans the weights slightly
+        towards the VAE. A column complete in fit, or with
         too few entries to weigh (30 hidden, 50 to train on), is imputed by
         the VAE alone. A regressor that accepts NaN (per its ``allow_nan``
         tag) reads the other columns with their holes; any other reads them
@@ -274,7 +276,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         ``σ_j²`` is the mean squared error of those predictions, and each
         hole's prediction (or draw) is moved by ``b_j σ_j²``. Fitting costs
         6 extra passes of prediction over at most 2,000 rows. Float
-        matrices only.
+        matrices only. ``b_j`` is fitted on the VAE's own predictions; where
+        a regressor is blended in (``column_estimator``), the holes are
+        moved from the blended prediction, with ``σ_j²`` its mean squared
+        error on the observed entries hidden to weigh it.
 
     add_indicator : bool, default=False
         Append the missing-value indicator of
@@ -347,7 +352,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     column_estimators_ : list of regressors or None
         Per input column, the fitted clone of ``column_estimator`` (None
-        where the column is imputed by the VAE alone); None when no
+        where none was fitted: a column complete in fit, with too few
+        entries, or whose regressor predicted a value that is not finite);
+        None when no
         regressor is blended (``column_estimator=None``, or a mixed table).
 
     column_weights_ : ndarray of shape (`n_features_in_`,) or None
@@ -583,23 +590,30 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.scale_ = np.where(std > 0, std, 1.0)
         standardised = (values - self.mean_[kept]) / self.scale_[kept]
         self.estimator_ = self._fit_vae(self._vae(int(kept.sum()), len(X)), standardised)
-        self.column_estimators_ = self.column_weights_ = None
+        self.column_estimators_ = self.column_weights_ = self.self_masking_shift_ = None
+        if self.missing_mechanism == "self-masking":
+            # Fitted on the VAE's own predictions, before any regressor.
+            slope, variance = self._self_masking_fit(standardised)
         if self.column_estimator is not None:
-            estimators, weights, self._column_inputs = self._fit_column_estimators(standardised)
+            estimators, weights, self._column_inputs, errors = self._fit_column_estimators(
+                standardised
+            )
             self.column_estimators_ = [None] * X.shape[1]
             for j, estimator in zip(np.flatnonzero(kept), estimators, strict=True):
                 self.column_estimators_[j] = estimator
             self.column_weights_ = np.ones(X.shape[1])
             self.column_weights_[kept] = weights
+            if self.missing_mechanism == "self-masking":
+                # The spread of the blended prediction, where there is one.
+                variance = np.where(np.isnan(errors), variance, errors)
         self.draw_scale_ = None
         if self.sample_posterior:
             scale = np.ones(X.shape[1])
             scale[kept] = self._draw_scale(standardised)
             self.draw_scale_ = scale
-        self.self_masking_shift_ = None
         if self.missing_mechanism == "self-masking":
             shift = np.zeros(X.shape[1])
-            shift[kept] = self._self_masking_shift(standardised) * self.scale_[kept]
+            shift[kept] = slope * variance * self.scale_[kept]
             self.self_masking_shift_ = shift
 
     def _rows_for_checks(self, S, rng):
@@ -609,26 +623,24 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         return S
 
     def _column_template(self):
+        """The unfitted regressor of ``column_estimator``, checked."""
         if self.column_estimator == "auto":
             return HistGradientBoostingRegressor(random_state=draw_seed(self.random_state))
-        if not is_regressor(self.column_estimator):
+        try:
+            regressor = is_regressor(self.column_estimator)
+        except (AttributeError, TypeError):
+            regressor = False
+        if not regressor:
             raise ValueError(
-                "column_estimator must be 'auto', None or a regressor, got "
+                "column_estimator must be 'auto', None or a scikit-learn regressor, got "
                 f"{self.column_estimator!r}."
             )
         return self.column_estimator
 
-    def _reads_holes(self):
-        try:
-            return get_tags(self._column_template()).input_tags.allow_nan
-        except (AttributeError, TypeError, ValueError):
-            # Not a scikit-learn estimator: it reads the holes filled.
-            return False
-
     def _column_features(self, S, centre, inputs):
         """The features of a column's regressor: the columns ``inputs`` of S,
         with their holes, or filled with the VAE's conditional mean ``centre``."""
-        if not self._reads_holes():
+        if not self._regressor_reads_holes:
             S = np.where(np.isnan(S), centre, S)
         return S[:, inputs]
 
@@ -646,6 +658,19 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         order = np.argsort(-correlation, axis=1, kind="stable")
         return [np.sort(order[j, :n_inputs]) for j in range(S.shape[1])]
 
+    def _hidden_for_checks(self, S):
+        """The rows (at most ``SELF_MASKING_ROWS``) and the observed
+        entries among them (``BLEND_SHARE`` of them) that the regressors of
+        ``column_estimator`` are weighed on, and the draws calibrated on."""
+        # A stream of its own, apart from the draws of the other checks of fit.
+        rng = np.random.default_rng([draw_seed(self.random_state), 1])
+        rows = np.arange(len(S))
+        if len(S) > SELF_MASKING_ROWS:
+            rows = rng.choice(len(S), SELF_MASKING_ROWS, replace=False)
+        hidden = np.zeros(S.shape, dtype=bool)
+        hidden[rows] = rng.random((len(rows), S.shape[1])) < BLEND_SHARE
+        return rows, hidden & ~np.isnan(S)
+
     def _fit_column_estimators(self, S):
         """A regressor per column of the standardised matrix S, and its weight.
 
@@ -656,28 +681,27 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         VAE that minimises the blend's squared error on the hidden entries.
         """
         template = self._column_template()
-        # A stream of its own, apart from the draws of the other checks of fit.
-        rng = np.random.default_rng([draw_seed(self.random_state), 1])
+        try:
+            self._regressor_reads_holes = get_tags(template).input_tags.allow_nan
+        except (AttributeError, TypeError, ValueError):
+            self._regressor_reads_holes = False
         observed = ~np.isnan(S)
-        rows = np.arange(len(S))
-        if len(S) > SELF_MASKING_ROWS:
-            rows = rng.choice(len(S), SELF_MASKING_ROWS, replace=False)
-        hidden = np.zeros(S.shape, dtype=bool)
-        hidden[rows] = rng.random((len(rows), S.shape[1])) < BLEND_SHARE
-        hidden &= observed
+        _, hidden = self._hidden_for_checks(S)
         S_hidden = np.where(hidden, np.nan, S)
         checked = np.flatnonzero(hidden.any(axis=1))
         if len(checked) == 0:
             # Too few observed entries to weigh a regressor: the VAE alone.
-            return [None] * S.shape[1], np.ones(S.shape[1]), [None] * S.shape[1]
+            none = [None] * S.shape[1]
+            return none, np.ones(S.shape[1]), none, np.full(S.shape[1], np.nan)
         centre = self._predict(S_hidden[checked], sample_posterior=False)
         full_centre = np.zeros_like(S)
         full_centre[checked] = centre
         filled = S
-        if not self._reads_holes():
+        if not self._regressor_reads_holes:
             filled = np.where(observed, S, self._predict(S, sample_posterior=False))
         nearest = self._nearest_columns(S)
         estimators, weights, inputs = [], np.ones(S.shape[1]), []
+        errors = np.full(S.shape[1], np.nan)
         for j in range(S.shape[1]):
             train = observed[:, j] & ~hidden[:, j]
             check = hidden[:, j]
@@ -696,14 +720,21 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             regressor = estimator.predict(
                 self._column_features(S_hidden[check], full_centre[check], nearest[j])
             )
+            if not np.isfinite(regressor).all():
+                # A regressor that cannot predict every hidden entry: the VAE alone.
+                estimators.append(None)
+                inputs.append(None)
+                continue
             vae, truth = full_centre[check, j], S[check, j]
             gap = vae - regressor
             denominator = gap @ gap
             weight = 1.0 if denominator == 0 else (gap @ (truth - regressor)) / denominator
             weights[j] = float(np.clip(weight, 0.0, 1.0))
+            blended = weights[j] * vae + (1.0 - weights[j]) * regressor
+            errors[j] = np.mean((truth - blended) ** 2)
             estimators.append(estimator)
             inputs.append(nearest[j])
-        return estimators, weights, inputs
+        return estimators, weights, inputs, errors
 
     def _blend(self, S, centre):
         """The VAE's conditional mean ``centre`` of the standardised S, blended
@@ -733,8 +764,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         observed entries; see ``sample_posterior``).
         """
         rng = np.random.default_rng(draw_seed(self.random_state))
-        S = self._rows_for_checks(S, rng)
-        hidden = (rng.random(S.shape) < CALIBRATION_SHARE) & ~np.isnan(S)
+        if self.column_estimators_ is None:
+            S = self._rows_for_checks(S, rng)
+            hidden = (rng.random(S.shape) < CALIBRATION_SHARE) & ~np.isnan(S)
+        else:
+            # The entries the regressors were weighed on, which they did not
+            # train on: their errors there are those of a hole.
+            rows, hidden = self._hidden_for_checks(S)
+            S, hidden = S[rows], hidden[rows]
         S_hidden = np.where(hidden, np.nan, S)
         centre = self._predict(S_hidden, sample_posterior=False)
         # A draw is the (blended) centre plus the VAE draw's deviation from
@@ -763,14 +800,16 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 scale[j] = np.sort(needed[hidden[:, j], j])[rank - 1]
         return np.clip(scale, *CALIBRATION_RANGE)
 
-    def _self_masking_shift(self, S):
-        """Each column's shift of its holes under logistic self-masking, standardised.
+    def _self_masking_fit(self, S):
+        """Each column's slope ``b_j`` and prediction variance ``σ_j²`` under
+        logistic self-masking, standardised.
 
         Fits ``b_j`` of ``P(missing | x_j) = sigmoid(a_j + b_j x_j)`` by a
         logistic regression of the column's missingness on the at-random
-        predictions (an observed entry predicted with it hidden), and returns
-        ``b_j σ_j²``, with ``σ_j²`` the mean squared error of the predictions
-        of observed entries (see ``missing_mechanism``).
+        predictions (an observed entry predicted with it hidden); ``σ_j²`` is
+        the mean squared error of the predictions of observed entries (see
+        ``missing_mechanism``). A hole's shift is ``b_j σ_j²``; 0 for a column
+        without holes.
         """
         rng = np.random.default_rng(draw_seed(self.random_state))
         S = self._rows_for_checks(S, rng)
@@ -781,15 +820,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             hidden = (group == g) & ~missing
             S_hidden = np.where(hidden, np.nan, S)
             predicted[hidden] = self._predict(S_hidden, sample_posterior=False)[hidden]
-        shift = np.zeros(S.shape[1])
+        slope, variance = np.zeros(S.shape[1]), np.zeros(S.shape[1])
         for j in range(S.shape[1]):
             holes = missing[:, j]
             if holes.all() or not holes.any():
                 continue
-            slope = LogisticRegression().fit(predicted[:, [j]], holes).coef_[0, 0]
-            variance = np.mean((S[~holes, j] - predicted[~holes, j]) ** 2)
-            shift[j] = slope * variance
-        return shift
+            slope[j] = LogisticRegression().fit(predicted[:, [j]], holes).coef_[0, 0]
+            variance[j] = np.mean((S[~holes, j] - predicted[~holes, j]) ** 2)
+        return slope, variance
 
     def _fit_table(self, X):
         if self.missing_mechanism != "at-random":
@@ -894,6 +932,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         # The observed mean, which is 0 once standardised.
         centre[bad] = 0.0
         predicted = self._blend(X, centre)
+        bad |= ~np.isfinite(predicted).all(axis=1)
         if sample_posterior:
             draw = self._impute(X, sample_posterior=True, random_state=random_state)
             bad |= ~np.isfinite(draw).all(axis=1)
