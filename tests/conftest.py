@@ -15,6 +15,7 @@ from filelock import FileLock
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skaevae import AutoencoderTransformer, VAETransformer
 from tests._testing import THREE_EPOCHS_16_UNITS
@@ -33,9 +34,13 @@ def pytest_configure(config):
     # Each pytest-xdist worker is a process of its own: torch's default of one
     # thread per core in every worker would put several threads on each core,
     # and their waits for each other cost more than the threads gain.
+    # The same holds for OpenMP, which scikit-learn's gradient-boosted trees
+    # (the imputer's default column_estimator) use.
     n_workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if n_workers is not None:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(n_workers)))
+        n_threads = max(1, (os.cpu_count() or 1) // int(n_workers))
+        torch.set_num_threads(n_threads)
+        threadpool_limits(n_threads, user_api="openmp")
 
 
 def pytest_collection_modifyitems(config, items):
