@@ -689,8 +689,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         _, hidden = self._hidden_for_checks(S)
         S_hidden = np.where(hidden, np.nan, S)
         checked = np.flatnonzero(hidden.any(axis=1))
-        if len(checked) == 0:
-            # Too few observed entries to weigh a regressor: the VAE alone.
+        if len(checked) == 0 or S.shape[1] < 2:
+            # Nothing to weigh a regressor on, or no other column to read:
+            # the VAE alone.
             none = [None] * S.shape[1]
             return none, np.ones(S.shape[1]), none, np.full(S.shape[1], np.nan)
         centre = self._predict(S_hidden[checked], sample_posterior=False)
@@ -709,7 +710,6 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 observed[:, j].all()
                 or train.sum() < BLEND_MIN_TRAIN
                 or check.sum() < BLEND_MIN_HIDDEN
-                or S.shape[1] < 2
             ):
                 estimators.append(None)
                 inputs.append(None)
@@ -773,10 +773,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             rows, hidden = self._hidden_for_checks(S)
             S, hidden = S[rows], hidden[rows]
         S_hidden = np.where(hidden, np.nan, S)
-        centre = self._predict(S_hidden, sample_posterior=False)
         # A draw is the (blended) centre plus the VAE draw's deviation from
         # the VAE's conditional mean: the deviations are calibrated.
         vae_centre = self._impute(S_hidden, sample_posterior=False)
+        centre = self._predict(S_hidden, sample_posterior=False, vae_centre=vae_centre)
         seeds = rng.integers(np.iinfo(np.int32).max, size=CALIBRATION_DRAWS)
         deviations = np.stack(
             [
@@ -919,15 +919,19 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             random_state=self.random_state if random_state is None else random_state,
         )
 
-    def _predict(self, X, sample_posterior=None, random_state=None):
+    def _predict(self, X, sample_posterior=None, random_state=None, vae_centre=None):
         """The VAE's prediction of every entry of the float matrix X (standardised).
 
         A draw's spread around the conditional mean is scaled by
-        ``draw_scale_`` once that is fitted.
+        ``draw_scale_`` once that is fitted. ``vae_centre``: the VAE's
+        conditional mean of X, where the caller has it already.
         """
         if sample_posterior is None:
             sample_posterior = self.sample_posterior
-        centre = self._impute(X, sample_posterior=False)
+        if vae_centre is None:
+            centre = self._impute(X, sample_posterior=False)
+        else:
+            centre = vae_centre.copy()
         bad = ~np.isfinite(centre).all(axis=1)
         # The observed mean, which is 0 once standardised.
         centre[bad] = 0.0
